@@ -1,0 +1,221 @@
+"""Decoding of untrusted audio, and the one format earmuff stores.
+
+An upload is judged before it is trusted: its container is recognised by its magic
+bytes, its header's promises (length, rate, channels) are checked against the bytes
+that are really there, and its duration is bounded *before* the samples are decoded,
+so a small file cannot expand into gigabytes. libsndfile decodes first; PyAV (FFmpeg)
+is the fallback for FLAC and Ogg streams libsndfile rejects ("lost sync") although
+they are valid.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+import soundfile as sf
+
+from earmuff.config import IngestLimits
+
+FORMATS = ("wav", "flac", "ogg")
+
+
+class AudioError(ValueError):
+    """The bytes are not audio earmuff accepts. ``code`` is stable for API clients."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    samples: np.ndarray[Any, np.dtype[np.float32]]
+    """Mono samples in [-1, 1]; a multi-channel upload is averaged down."""
+    sample_rate: int
+    channels: int
+    format: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def sniff_format(data: bytes) -> str:
+    """The container named by the file's magic bytes, never by what the client claims."""
+    if len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"OggS":
+        return "ogg"
+    raise AudioError(
+        "unsupported_format", "audio must be WAV, FLAC or Ogg (Vorbis/Opus/FLAC)", status=415
+    )
+
+
+def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
+    """Decode ``data`` to mono float32, or raise :class:`AudioError` saying what is wrong."""
+    if not data:
+        raise AudioError("empty_audio", "the audio file is empty", status=400)
+    fmt = sniff_format(data)
+    if fmt == "wav":
+        _check_wav_chunks(data)
+    if fmt == "flac":
+        _check_flac_has_frames(data)
+    try:
+        frames, rate, channels = _decode_with_libsndfile(data, limits)
+    except AudioError:
+        raise
+    except Exception as exc:
+        if fmt == "wav":
+            raise AudioError("undecodable_audio", f"the WAV file cannot be decoded: {exc}") from exc
+        frames, rate, channels = _decode_with_ffmpeg(data, fmt, limits)
+    if fmt == "flac":
+        declared = _flac_declared_frames(data)
+        if declared and len(frames) < declared:
+            raise AudioError(
+                "truncated_audio",
+                f"the FLAC header promises {declared} frames but only {len(frames)} are present",
+            )
+    if len(frames) == 0:
+        raise AudioError("empty_audio", "the audio contains no samples")
+    if not np.isfinite(frames).all():
+        raise AudioError("invalid_samples", "the audio contains NaN or infinite samples")
+    mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
+    return DecodedAudio(
+        samples=np.ascontiguousarray(mono, dtype=np.float32),
+        sample_rate=rate,
+        channels=channels,
+        format=fmt,
+    )
+
+
+def encode_flac(samples: np.ndarray[Any, np.dtype[np.float32]], sample_rate: int) -> bytes:
+    """Mono 16-bit FLAC: lossless for what devices record, and read back by libsndfile."""
+    buffer = io.BytesIO()
+    clipped = np.clip(samples, -1.0, 1.0)
+    sf.write(buffer, clipped, sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _check_limits(rate: int, channels: int, frames: int, limits: IngestLimits) -> None:
+    if not limits.min_sample_rate <= rate <= limits.max_sample_rate:
+        raise AudioError(
+            "unsupported_sample_rate",
+            f"sample rate {rate} Hz is outside "
+            f"{limits.min_sample_rate}-{limits.max_sample_rate} Hz",
+        )
+    if not 1 <= channels <= limits.max_channels:
+        raise AudioError("unsupported_channels", f"{channels} channels is not supported")
+    if frames > limits.max_duration_s * rate:
+        raise AudioError(
+            "audio_too_long",
+            f"the audio lasts {frames / rate:.1f} s; at most {limits.max_duration_s:g} s "
+            "is accepted",
+            status=413,
+        )
+
+
+def _decode_with_libsndfile(data: bytes, limits: IngestLimits) -> tuple[np.ndarray, int, int]:
+    with sf.SoundFile(io.BytesIO(data)) as handle:
+        rate, channels = int(handle.samplerate), int(handle.channels)
+        _check_limits(rate, channels, int(handle.frames), limits)
+        frames = handle.read(dtype="float32", always_2d=True)
+    return frames, rate, channels
+
+
+def _decode_with_ffmpeg(
+    data: bytes, fmt: str, limits: IngestLimits
+) -> tuple[np.ndarray, int, int]:
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(io.BytesIO(data), format=fmt, mode="r") as container:
+            if not container.streams.audio:
+                raise AudioError("undecodable_audio", "the file holds no audio stream")
+            stream = container.streams.audio[0]
+            rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+            _check_limits(rate, channels, 0, limits)
+            for chunk in _ffmpeg_chunks(container, stream, channels):
+                total += len(chunk)
+                _check_limits(rate, channels, total, limits)
+                chunks.append(chunk)
+    except AudioError:
+        raise
+    except Exception as exc:
+        if total:
+            raise AudioError(
+                "truncated_audio", f"the {fmt} stream breaks off after {total} frames: {exc}"
+            ) from exc
+        raise AudioError("undecodable_audio", f"the {fmt} file cannot be decoded: {exc}") from exc
+    if not chunks:
+        return np.zeros((0, channels), dtype=np.float32), rate, channels
+    return np.concatenate(chunks), rate, channels
+
+
+_SCALE = {"s16": 2**15, "s16p": 2**15, "s32": 2**31, "s32p": 2**31, "u8": 2**7, "u8p": 2**7}
+
+
+def _ffmpeg_chunks(container: Any, stream: Any, channels: int) -> Iterator[np.ndarray]:
+    for frame in container.decode(stream):
+        array = frame.to_ndarray()
+        name = frame.format.name
+        if frame.format.is_planar:
+            array = array.T
+        else:
+            array = array.reshape(-1, channels)
+        if name.startswith("u8"):
+            array = array.astype(np.float32) - 128
+        scale = _SCALE.get(name, 1)
+        yield (array.astype(np.float32) / scale).astype(np.float32)
+
+
+def _check_wav_chunks(data: bytes) -> None:
+    """Refuse a WAV whose header promises more audio than the file holds."""
+    if data[:4] == b"RF64":
+        return
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id = data[offset : offset + 4]
+        (size,) = struct.unpack_from("<I", data, offset + 4)
+        body = offset + 8
+        if chunk_id == b"data":
+            if body + size > len(data):
+                raise AudioError(
+                    "truncated_audio",
+                    f"the WAV header promises {size} bytes of audio but only "
+                    f"{len(data) - body} are present",
+                )
+            return
+        offset = body + size + (size & 1)
+    raise AudioError("undecodable_audio", "the WAV file has no data chunk")
+
+
+def _check_flac_has_frames(data: bytes) -> None:
+    """Refuse a FLAC file that ends inside or right after its metadata blocks."""
+    offset = 4
+    while True:
+        if offset + 4 > len(data):
+            raise AudioError("truncated_audio", "the FLAC file ends inside its header")
+        header = data[offset]
+        offset += 4 + int.from_bytes(data[offset + 1 : offset + 4], "big")
+        if header & 0x80:
+            break
+    if offset >= len(data):
+        raise AudioError("truncated_audio", "the FLAC file ends before its first audio frame")
+
+
+def _flac_declared_frames(data: bytes) -> int:
+    """Total samples from STREAMINFO (0 means the encoder did not know)."""
+    if len(data) < 8 + 18:
+        return 0
+    packed = int.from_bytes(data[8 + 10 : 8 + 18], "big")
+    return packed & ((1 << 36) - 1)

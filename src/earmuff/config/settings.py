@@ -1,0 +1,110 @@
+"""Process settings, read once from the environment.
+
+Everything that differs between a laptop demo and a production deployment lives here,
+so no other module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earmuff.config.policy import Policy, load_policy
+
+DEFAULT_WORKSPACE = Path("earmuff-data")
+
+
+class SettingsError(ValueError):
+    """A setting has a value earmuff cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What a device may upload. Checked before any byte is stored."""
+
+    max_audio_bytes: int = 10 * 1024 * 1024
+    max_duration_s: float = 60.0
+    min_sample_rate: int = 8_000
+    max_sample_rate: int = 48_000
+    max_channels: int = 8
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The whole multipart body: the audio plus room for metadata and framing."""
+        return self.max_audio_bytes + 64 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where earmuff keeps its data and how it guards it."""
+
+    workspace: Path
+    database_url: str
+    blob_dir: Path
+    master_key_file: Path
+    master_key: str | None = field(default=None, repr=False)
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def for_workspace(
+        cls,
+        workspace: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings for ``workspace`` (else ``EARMUFF_WORKSPACE``, else ./earmuff-data).
+
+        ``env`` defaults to the process environment; tests pass their own mapping.
+        """
+        env = os.environ if env is None else env
+        root = Path(workspace or env.get("EARMUFF_WORKSPACE") or DEFAULT_WORKSPACE).absolute()
+        database_url = env.get("EARMUFF_DATABASE_URL") or f"sqlite:///{root / 'earmuff.db'}"
+        policy_path = env.get("EARMUFF_POLICY_FILE")
+        default_policy = root / "policy.toml"
+        if policy_path:
+            policy = load_policy(Path(policy_path))
+        elif default_policy.exists():
+            policy = load_policy(default_policy)
+        else:
+            policy = Policy()
+        limits = IngestLimits(
+            max_audio_bytes=_int(env, "EARMUFF_MAX_UPLOAD_BYTES", IngestLimits.max_audio_bytes),
+            max_duration_s=_float(env, "EARMUFF_MAX_DURATION_S", IngestLimits.max_duration_s),
+        )
+        return cls(
+            workspace=root,
+            database_url=database_url,
+            blob_dir=Path(env.get("EARMUFF_BLOB_DIR") or root / "blobs").absolute(),
+            master_key_file=Path(env.get("EARMUFF_MASTER_KEY_FILE") or root / "master.key"),
+            master_key=env.get("EARMUFF_MASTER_KEY") or None,
+            limits=limits,
+            policy=policy,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be positive, got {raw}")
+    return value

@@ -1,0 +1,1 @@
+"""The stages a recording passes through, from ingestion to a review item."""

@@ -1,0 +1,291 @@
+"""The first stage: accept a device's recording, check it, seal it, store it once.
+
+Nothing is stored until every check has passed, and then the sealed blob is written
+before the database row that points at it: a crash in between leaves an unreferenced
+ciphertext (removed on the next attempt's rollback path), never a row without audio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from earmuff.audio import AudioError, decode_audio, encode_flac
+from earmuff.config import Settings
+from earmuff.store.accounts import DeviceIdentity, authenticate_device, set_first_name
+from earmuff.store.blobs import BlobStore
+from earmuff.store.crypto import KeyRing, blob_context, seal
+from earmuff.store.db import Database
+from earmuff.store.models import (
+    Account,
+    IdempotencyRecord,
+    Recording,
+    RecordingStage,
+    new_id,
+    utcnow,
+)
+
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+RETENTION_CHOICES = {"3m": 92, "18m": 548}
+
+
+class IngestError(Exception):
+    """A request earmuff refuses; maps one-to-one onto an HTTP 4xx answer."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+Text = Field(min_length=1, max_length=128)
+
+
+class RecordingMetadata(BaseModel):
+    """What a device says about a recording. Unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    account_id: str = Text
+    first_name: str = Field(min_length=1, max_length=100)
+    device_serial: str = Text
+    captured_at: AwareDatetime
+    locale: str = Field(min_length=2, max_length=35)
+    wake_word: str = Field(min_length=1, max_length=64)
+    wake_confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    device_recording_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("account_id", "first_name", "device_serial", "wake_word", "device_recording_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if not _LOCALE.match(value):
+            raise ValueError("must be a BCP 47 language tag such as en-US")
+        language, *rest = value.replace("_", "-").split("-")
+        return "-".join([language.lower(), *(p.upper() if len(p) == 2 else p for p in rest)])
+
+    @field_validator("captured_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        if value < EARLIEST_CAPTURE or value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError("must be a real capture time, not in the future")
+        return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status_code: int
+    body: dict[str, Any]
+
+
+class Ingestor:
+    """Turns an authenticated upload into one sealed, stored recording."""
+
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore, keyring: KeyRing):
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self.keyring = keyring
+
+    def authenticate(self, token: str | None) -> DeviceIdentity:
+        if not token:
+            raise IngestError(401, "unauthenticated", "send 'Authorization: Bearer <device token>'")
+        with self.db.transaction() as session:
+            identity = authenticate_device(session, token)
+        if identity is None:
+            raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
+        return identity
+
+    def ingest(
+        self,
+        device: DeviceIdentity,
+        metadata_json: bytes,
+        audio: bytes,
+        idempotency_key: str | None = None,
+    ) -> IngestResult:
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise IngestError(
+                400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII "
+                "characters", "Idempotency-Key",
+            )
+        metadata = parse_metadata(metadata_json)
+        if metadata.account_id != device.account_external_id:
+            raise IngestError(
+                403, "metadata_mismatch", "account_id is not the account of this device's token",
+                "metadata.account_id",
+            )
+        if metadata.device_serial != device.serial:
+            raise IngestError(
+                403, "metadata_mismatch", "device_serial is not the serial of this device's token",
+                "metadata.device_serial",
+            )
+        if len(audio) > self.settings.limits.max_audio_bytes:
+            raise IngestError(
+                413, "audio_too_large",
+                f"the audio file is {len(audio)} bytes; at most "
+                f"{self.settings.limits.max_audio_bytes} are accepted", "audio",
+            )
+        fingerprint = _fingerprint(metadata, audio)
+        if idempotency_key is not None:
+            replay = self._replay(device, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
+        try:
+            decoded = decode_audio(audio, self.settings.limits)
+        except AudioError as exc:
+            raise IngestError(exc.status, exc.code, exc.message, "audio") from None
+        canonical = encode_flac(decoded.samples, decoded.sample_rate)
+
+        recording_id = new_id()
+        blob_key = f"recordings/{recording_id}.flac"
+        with self.db.transaction() as session:
+            data_key = self.keyring.account_key(session, device.account_id)
+        self.blobs.put(
+            blob_key, seal(data_key, canonical, blob_context(device.account_id, blob_key))
+        )
+        body = {
+            "recording_id": recording_id,
+            "status": "stored",
+            "duration_s": round(decoded.duration_s, 3),
+            "sample_rate": decoded.sample_rate,
+        }
+        try:
+            with self.db.transaction() as session:
+                self._insert(session, device, metadata, decoded, recording_id, blob_key)
+                if idempotency_key is not None:
+                    session.add(
+                        IdempotencyRecord(
+                            device_id=device.device_id,
+                            key=idempotency_key,
+                            request_sha256=fingerprint,
+                            status_code=201,
+                            response=body,
+                        )
+                    )
+        except IntegrityError:
+            self.blobs.delete(blob_key)
+            if idempotency_key is not None:
+                replay = self._replay(device, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+            raise IngestError(
+                409, "duplicate_recording",
+                "this device already sent a recording with this device_recording_id",
+                "metadata.device_recording_id",
+            ) from None
+        except BaseException:
+            self.blobs.delete(blob_key)
+            raise
+        return IngestResult(201, body)
+
+    def _insert(
+        self,
+        session: Session,
+        device: DeviceIdentity,
+        metadata: RecordingMetadata,
+        decoded: Any,
+        recording_id: str,
+        blob_key: str,
+    ) -> None:
+        account = session.get(Account, device.account_id)
+        assert account is not None
+        set_first_name(session, self.keyring, account, metadata.first_name)
+        received_at = utcnow()
+        session.add(
+            Recording(
+                id=recording_id,
+                account_id=device.account_id,
+                device_id=device.device_id,
+                device_recording_id=metadata.device_recording_id,
+                captured_at=metadata.captured_at,
+                received_at=received_at,
+                locale=metadata.locale,
+                wake_word=metadata.wake_word,
+                wake_confidence=metadata.wake_confidence,
+                duration_s=decoded.duration_s,
+                sample_rate=decoded.sample_rate,
+                channels_received=decoded.channels,
+                source_format=decoded.format,
+                blob_key=blob_key,
+                status="stored",
+                retention_until=self._retention_deadline(account, received_at),
+                stages=[RecordingStage(stage="ingest", status="done", detail={})],
+            )
+        )
+
+    def _retention_deadline(self, account: Account, received_at: datetime) -> datetime | None:
+        if account.raw_retention == "keep":
+            return None
+        days = RETENTION_CHOICES.get(
+            account.raw_retention, self.settings.policy.retention.raw_recordings_days
+        )
+        return received_at + timedelta(days=days)
+
+    def _replay(self, device: DeviceIdentity, key: str, fingerprint: str) -> IngestResult | None:
+        with self.db.transaction() as session:
+            record = session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.device_id == device.device_id, IdempotencyRecord.key == key
+                )
+            )
+            if record is None:
+                return None
+            if record.request_sha256 != fingerprint:
+                raise IngestError(
+                    422, "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request", "Idempotency-Key",
+                )
+            return IngestResult(200, dict(record.response))
+
+
+def parse_metadata(raw: bytes) -> RecordingMetadata:
+    """Parse the ``metadata`` field, naming the first offending field in the error."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(400, "invalid_metadata", f"metadata is not JSON: {exc}", "metadata") \
+            from None
+    if not isinstance(data, dict):
+        raise IngestError(400, "invalid_metadata", "metadata must be a JSON object", "metadata")
+    try:
+        return RecordingMetadata.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise IngestError(
+            422, "invalid_metadata", f"metadata.{where}: {error['msg']}", f"metadata.{where}"
+        ) from None
+
+
+def _fingerprint(metadata: RecordingMetadata, audio: bytes) -> str:
+    digest = hashlib.sha256(metadata.model_dump_json().encode())
+    digest.update(hashlib.sha256(audio).digest())
+    return digest.hexdigest()

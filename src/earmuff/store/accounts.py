@@ -1,0 +1,109 @@
+"""Accounts and their devices: registration and device-token authentication.
+
+A device token is 256 random bits, so a fast hash (SHA-256) is enough to store it: it
+cannot be guessed, and a lookup by hash costs one index probe per upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from earmuff.store.crypto import KeyRing, field_context, seal, unseal
+from earmuff.store.models import Account, ConsentSetting, Device
+
+TOKEN_PREFIX = "emd_"
+
+
+class RegistrationError(ValueError):
+    """The device cannot be registered as asked (its serial belongs to another account)."""
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """Who an authenticated upload comes from."""
+
+    device_id: str
+    serial: str
+    account_id: str
+    account_external_id: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_device_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def get_or_create_account(
+    session: Session, keyring: KeyRing, external_id: str, first_name: str
+) -> Account:
+    """The account with ``external_id``, created with its own data key on first sight."""
+    account = session.scalar(select(Account).where(Account.external_id == external_id))
+    if account is None:
+        account = Account(external_id=external_id)
+        session.add(account)
+        session.flush()
+        keyring.create_account_key(session, account.id)
+        session.add(ConsentSetting(account_id=account.id, human_review="unset", source="created"))
+    set_first_name(session, keyring, account, first_name)
+    return account
+
+
+def set_first_name(session: Session, keyring: KeyRing, account: Account, first_name: str) -> None:
+    """Store the name sealed under the account key, so shredding the key forgets it too."""
+    key = keyring.account_key(session, account.id)
+    context = field_context("accounts", "first_name", account.id)
+    if account.first_name_sealed is not None:
+        if unseal(key, account.first_name_sealed, context).decode() == first_name:
+            return
+    account.first_name_sealed = seal(key, first_name.encode(), context)
+
+
+def first_name(session: Session, keyring: KeyRing, account: Account) -> str | None:
+    if account.first_name_sealed is None:
+        return None
+    key = keyring.account_key(session, account.id)
+    context = field_context("accounts", "first_name", account.id)
+    return unseal(key, account.first_name_sealed, context).decode()
+
+
+def register_device(
+    session: Session, keyring: KeyRing, external_id: str, first_name: str, serial: str
+) -> tuple[Device, str]:
+    """Register ``serial`` for the account and return it with its token (shown only once)."""
+    account = get_or_create_account(session, keyring, external_id, first_name)
+    existing = session.scalar(select(Device).where(Device.serial == serial))
+    if existing is not None:
+        raise RegistrationError(f"a device with serial {serial!r} is already registered")
+    token = new_device_token()
+    device = Device(account_id=account.id, serial=serial, token_hash=hash_token(token))
+    session.add(device)
+    session.flush()
+    return device, token
+
+
+def authenticate_device(session: Session, token: str) -> DeviceIdentity | None:
+    """The active device holding ``token``, or None for an unknown or revoked token."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    row = session.execute(
+        select(Device.id, Device.serial, Account.id, Account.external_id)
+        .join(Account, Account.id == Device.account_id)
+        .where(
+            Device.token_hash == hash_token(token),
+            Device.revoked_at.is_(None),
+            Account.deleted_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    return DeviceIdentity(
+        device_id=row[0], serial=row[1], account_id=row[2], account_external_id=row[3]
+    )

@@ -1,0 +1,48 @@
+"""The FastAPI application, built from settings; the configured app is the only shared state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from earmuff import __version__
+from earmuff.config import Settings
+from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
+from earmuff.store import Store, open_store
+from earmuff.web import ingest
+from earmuff.web.errors import install_error_handlers
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment) or an open ``store``."""
+    store = store or open_store(settings or Settings.for_workspace())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="earmuff",
+        version=__version__,
+        description="Privacy-first human review of voice-assistant recordings.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.ingestor = Ingestor(store.settings, store.db, store.blobs, store.keyring)
+    install_error_handlers(app)
+    app.include_router(ingest.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    def healthz() -> dict[str, str]:
+        with store.db.transaction() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok", "version": __version__}
+
+    schema = app.openapi()
+    schema.setdefault("components", {}).setdefault("schemas", {})["RecordingMetadata"] = (
+        RecordingMetadata.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    return app

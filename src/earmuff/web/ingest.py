@@ -1,0 +1,139 @@
+"""``POST /v1/recordings``: the devices' door into earmuff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from earmuff.pipeline.ingest import Ingestor
+from earmuff.web.errors import ApiError, ErrorBody
+from earmuff.web.multipart import MultipartError, parse_multipart
+
+router = APIRouter(prefix="/v1", tags=["ingestion"])
+bearer = HTTPBearer(auto_error=False, description="The device token from `earmuff devices add`")
+
+
+class RecordingCreated(BaseModel):
+    recording_id: str
+    status: str
+    duration_s: float
+    sample_rate: int
+
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["audio", "metadata"],
+                "properties": {
+                    "audio": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "WAV, FLAC or Ogg; 8-48 kHz; mono, or downmixed",
+                    },
+                    "metadata": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "A JSON object: see the RecordingMetadata schema",
+                    },
+                },
+            },
+            "encoding": {"metadata": {"contentType": "application/json"}},
+        }
+    },
+}
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "malformed request, metadata or audio",
+        401: "missing, unknown or revoked device token",
+        403: "metadata names another account or device than the token's",
+        409: "device_recording_id was already used by this device",
+        413: "audio too large or too long",
+        415: "not multipart/form-data, or audio in an unsupported format",
+        422: "metadata or audio fails validation; Idempotency-Key reused for another request",
+    }.items()
+}
+
+
+def ingestor(request: Request) -> Ingestor:
+    service: Ingestor = request.app.state.ingestor
+    return service
+
+
+@router.post(
+    "/recordings",
+    status_code=201,
+    response_model=RecordingCreated,
+    responses={200: {"model": RecordingCreated, "description": "a retry: the first answer"}}
+    | _ERRORS,
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    summary="Upload one recording",
+)
+async def create_recording(
+    request: Request,
+    service: Annotated[Ingestor, Depends(ingestor)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retries with the same key return the first answer and store nothing",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Store a recording sealed under its account's key. Nothing is stored on any error."""
+    device = await run_in_threadpool(
+        service.authenticate, credentials.credentials if credentials else None
+    )
+    body = await _read_body(request, service.settings.limits.max_body_bytes)
+    try:
+        parts = parse_multipart(request.headers.get("content-type", ""), body)
+    except MultipartError as exc:
+        status = 415 if "must be multipart" in str(exc) else 400
+        code = "unsupported_media_type" if status == 415 else "malformed_body"
+        raise ApiError(status, code, str(exc)) from None
+    for name in ("metadata", "audio"):
+        if name not in parts:
+            raise ApiError(400, "missing_field", f"the multipart field {name!r} is required", name)
+    if parts["audio"].filename is None:
+        raise ApiError(400, "invalid_field", "'audio' must be a file part", "audio")
+    result = await run_in_threadpool(
+        service.ingest,
+        device,
+        bytes(parts["metadata"].data),
+        bytes(parts["audio"].data),
+        idempotency_key,
+    )
+    return JSONResponse(result.body, status_code=result.status_code)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "malformed_body", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise ApiError(413, "body_too_large", f"the request body exceeds {limit} bytes")
+    chunks = bytearray()
+    try:
+        async for chunk in request.stream():
+            chunks.extend(chunk)
+            if len(chunks) > limit:
+                raise ApiError(413, "body_too_large", f"the request body exceeds {limit} bytes")
+    except ClientDisconnect:
+        raise ApiError(400, "malformed_body", "the client disconnected mid-body") from None
+    if not chunks:
+        raise ApiError(400, "empty_body", "the request has no body")
+    return bytes(chunks)
+
+
