@@ -23,7 +23,9 @@ def tone(seconds: float = 1.0, rate: int = 16_000, channels: int = 1, seed: int 
     return signal.astype(np.float32)
 
 
-def encode(samples: np.ndarray, rate: int = 16_000, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+def encode(
+    samples: np.ndarray, rate: int = 16_000, fmt: str = "WAV", subtype: str | None = None
+) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
     return buffer.getvalue()

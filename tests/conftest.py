@@ -25,7 +25,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
     "EARMUFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-CORPUS = Path(os.environ.get("EARMUFF_CORPUS", Path(__file__).parents[1] / ".." / "shared" / "data"))
+CORPUS = Path(
+    os.environ.get("EARMUFF_CORPUS", Path(__file__).parents[1] / ".." / "shared" / "data")
+)
 
 
 def missing(what: str) -> None:
@@ -54,9 +56,7 @@ def postgres_database() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
                 {"n": name},
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -67,9 +67,7 @@ def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         tables = [
-            t.name
-            for t in Base.metadata.sorted_tables
-            if conn.dialect.has_table(conn, t.name)
+            t.name for t in Base.metadata.sorted_tables if conn.dialect.has_table(conn, t.name)
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

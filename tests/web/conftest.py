@@ -34,7 +34,9 @@ class RegisteredDevice:
         return {k: v for k, v in base.items() if v is not None}
 
 
-def make_device(store: Store, account: str = "ACC-1001", name: str = "Jane", serial: str = "SN-1") -> RegisteredDevice:
+def make_device(
+    store: Store, account: str = "ACC-1001", name: str = "Jane", serial: str = "SN-1"
+) -> RegisteredDevice:
     with store.db.transaction() as session:
         _, token = register_device(session, store.keyring, account, name, serial)
     return RegisteredDevice(token=token, account_id=account, first_name=name, serial=serial)

@@ -135,13 +135,20 @@ BAD_AUDIO = [
     ("rate too low", encode(tone(1.0, 4_000), 4_000), 422, "unsupported_sample_rate"),
     ("rate too high", encode(tone(0.2, 96_000), 96_000), 422, "unsupported_sample_rate"),
     ("truncated flac", encode(tone(2.0), 16_000, "FLAC")[:20_000], 422, "truncated_audio"),
-    ("flac cut in its first frame", encode(tone(2.0), 16_000, "FLAC")[:3000], 422, "undecodable_audio"),
+    (
+        "flac cut in its first frame",
+        encode(tone(2.0), 16_000, "FLAC")[:3000],
+        422,
+        "undecodable_audio",
+    ),
     ("flac header only", encode(tone(1.0), 16_000, "FLAC")[:42], 422, "truncated_audio"),
     ("ogg header only", encode(tone(1.0), 16_000, "OGG", "VORBIS")[:200], 422, "undecodable_audio"),
 ]
 
 
-@pytest.mark.parametrize(("audio", "status", "code"), [c[1:] for c in BAD_AUDIO], ids=[c[0] for c in BAD_AUDIO])
+@pytest.mark.parametrize(
+    ("audio", "status", "code"), [c[1:] for c in BAD_AUDIO], ids=[c[0] for c in BAD_AUDIO]
+)
 def test_bad_audio_gets_a_clear_4xx_and_stores_nothing(
     client: TestClient, store: Store, device: RegisteredDevice, audio: bytes, status: int, code: str
 ) -> None:
@@ -161,7 +168,11 @@ def test_audio_over_the_byte_limit_is_refused_before_it_is_read(
 
 @pytest.mark.parametrize(
     ("token", "code"),
-    [(None, "unauthenticated"), ("emd_not-a-real-token", "invalid_token"), ("garbage", "invalid_token")],
+    [
+        (None, "unauthenticated"),
+        ("emd_not-a-real-token", "invalid_token"),
+        ("garbage", "invalid_token"),
+    ],
 )
 def test_a_missing_or_wrong_token_is_401(
     client: TestClient, store: Store, device: RegisteredDevice, token: str | None, code: str
@@ -184,22 +195,54 @@ BAD_METADATA = [
     ("a list", b"[1, 2]", 400, "invalid_metadata", "metadata"),
     ("missing locale", {"locale": None}, 422, "invalid_metadata", "metadata.locale"),
     ("missing first name", {"first_name": None}, 422, "invalid_metadata", "metadata.first_name"),
-    ("naive time", {"captured_at": "2026-11-20T18:30:00"}, 422, "invalid_metadata", "metadata.captured_at"),
-    ("future time", {"captured_at": "2099-01-01T00:00:00Z"}, 422, "invalid_metadata", "metadata.captured_at"),
+    (
+        "naive time",
+        {"captured_at": "2026-11-20T18:30:00"},
+        422,
+        "invalid_metadata",
+        "metadata.captured_at",
+    ),
+    (
+        "future time",
+        {"captured_at": "2099-01-01T00:00:00Z"},
+        422,
+        "invalid_metadata",
+        "metadata.captured_at",
+    ),
     ("bad locale", {"locale": "english please"}, 422, "invalid_metadata", "metadata.locale"),
-    ("confidence > 1", {"wake_confidence": 1.5}, 422, "invalid_metadata", "metadata.wake_confidence"),
+    (
+        "confidence > 1",
+        {"wake_confidence": 1.5},
+        422,
+        "invalid_metadata",
+        "metadata.wake_confidence",
+    ),
     ("unknown field", {"owner_email": "a@b.c"}, 422, "invalid_metadata", "metadata.owner_email"),
     ("control chars", {"wake_word": "ale\x00xa"}, 422, "invalid_metadata", "metadata.wake_word"),
     ("other account", {"account_id": "ACC-9999"}, 403, "metadata_mismatch", "metadata.account_id"),
-    ("other device", {"device_serial": "SN-999"}, 403, "metadata_mismatch", "metadata.device_serial"),
+    (
+        "other device",
+        {"device_serial": "SN-999"},
+        403,
+        "metadata_mismatch",
+        "metadata.device_serial",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("change", "status", "code", "field"), [c[1:] for c in BAD_METADATA], ids=[c[0] for c in BAD_METADATA]
+    ("change", "status", "code", "field"),
+    [c[1:] for c in BAD_METADATA],
+    ids=[c[0] for c in BAD_METADATA],
 )
 def test_bad_metadata_gets_a_clear_4xx_naming_the_field_and_stores_nothing(
-    client: TestClient, store: Store, device: RegisteredDevice, change, status: int, code: str, field: str
+    client: TestClient,
+    store: Store,
+    device: RegisteredDevice,
+    change,
+    status: int,
+    code: str,
+    field: str,
 ) -> None:
     metadata = change if isinstance(change, bytes) else device.metadata()
     if isinstance(change, dict):
@@ -214,7 +257,9 @@ def test_missing_fields_and_non_multipart_bodies_are_refused(
     client: TestClient, store: Store, device: RegisteredDevice
 ) -> None:
     auth = {"Authorization": f"Bearer {device.token}"}
-    assert_error(upload(client, device.token, device.metadata(), None), 400, "missing_field", "audio")
+    assert_error(
+        upload(client, device.token, device.metadata(), None), 400, "missing_field", "audio"
+    )
     assert_error(upload(client, device.token, None, wav(1.0)), 400, "missing_field", "metadata")
     assert_error(client.post("/v1/recordings", headers=auth), 400, "empty_body")
     assert_error(

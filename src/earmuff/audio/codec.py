@@ -132,9 +132,7 @@ def _decode_with_libsndfile(data: bytes, limits: IngestLimits) -> tuple[np.ndarr
     return frames, rate, channels
 
 
-def _decode_with_ffmpeg(
-    data: bytes, fmt: str, limits: IngestLimits
-) -> tuple[np.ndarray, int, int]:
+def _decode_with_ffmpeg(data: bytes, fmt: str, limits: IngestLimits) -> tuple[np.ndarray, int, int]:
     chunks: list[np.ndarray] = []
     total = 0
     try:
@@ -168,10 +166,7 @@ def _ffmpeg_chunks(container: Any, stream: Any, channels: int) -> Iterator[np.nd
     for frame in container.decode(stream):
         array = frame.to_ndarray()
         name = frame.format.name
-        if frame.format.is_planar:
-            array = array.T
-        else:
-            array = array.reshape(-1, channels)
+        array = array.T if frame.format.is_planar else array.reshape(-1, channels)
         if name.startswith("u8"):
             array = array.astype(np.float32) - 128
         scale = _SCALE.get(name, 1)

@@ -73,7 +73,11 @@ def verify(session: Session) -> int:
         if event.prev_hash != expected_prev:
             raise AuditChainBroken(event.id, "does not follow the event before it")
         digest = _digest(
-            event.prev_hash, event.occurred_at, event.actor, event.action, event.subject,
+            event.prev_hash,
+            event.occurred_at,
+            event.actor,
+            event.action,
+            event.subject,
             event.details,
         )
         if digest != event.hash:

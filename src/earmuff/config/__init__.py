@@ -1,4 +1,4 @@
-"""Settings from the environment and the deployment's policy file: the one place for configuration."""
+"""Settings from the environment and the policy file: the one place for configuration."""
 
 from earmuff.config.policy import Policy, RetentionPolicy, load_policy
 from earmuff.config.settings import IngestLimits, Settings

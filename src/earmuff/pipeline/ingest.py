@@ -28,7 +28,12 @@ from sqlalchemy.orm import Session
 
 from earmuff.audio import AudioError, decode_audio, encode_flac
 from earmuff.config import Settings
-from earmuff.store.accounts import DeviceIdentity, authenticate_device, set_first_name
+from earmuff.store.accounts import (
+    DeviceIdentity,
+    authenticate_device,
+    first_name,
+    set_first_name,
+)
 from earmuff.store.blobs import BlobStore
 from earmuff.store.crypto import KeyRing, blob_context, seal
 from earmuff.store.db import Database
@@ -77,7 +82,9 @@ class RecordingMetadata(BaseModel):
     wake_confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     device_recording_id: str | None = Field(default=None, min_length=1, max_length=128)
 
-    @field_validator("account_id", "first_name", "device_serial", "wake_word", "device_recording_id")
+    @field_validator(
+        "account_id", "first_name", "device_serial", "wake_word", "device_recording_id"
+    )
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         if value is not None and _CONTROL.search(value):
@@ -124,6 +131,11 @@ class Ingestor:
             raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
         return identity
 
+    def first_name(self, device: DeviceIdentity) -> str | None:
+        with self.db.transaction() as session:
+            account = session.get(Account, device.account_id)
+            return first_name(session, self.keyring, account) if account else None
+
     def ingest(
         self,
         device: DeviceIdentity,
@@ -133,25 +145,33 @@ class Ingestor:
     ) -> IngestResult:
         if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
             raise IngestError(
-                400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII "
-                "characters", "Idempotency-Key",
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+                "Idempotency-Key",
             )
         metadata = parse_metadata(metadata_json)
         if metadata.account_id != device.account_external_id:
             raise IngestError(
-                403, "metadata_mismatch", "account_id is not the account of this device's token",
+                403,
+                "metadata_mismatch",
+                "account_id is not the account of this device's token",
                 "metadata.account_id",
             )
         if metadata.device_serial != device.serial:
             raise IngestError(
-                403, "metadata_mismatch", "device_serial is not the serial of this device's token",
+                403,
+                "metadata_mismatch",
+                "device_serial is not the serial of this device's token",
                 "metadata.device_serial",
             )
         if len(audio) > self.settings.limits.max_audio_bytes:
             raise IngestError(
-                413, "audio_too_large",
+                413,
+                "audio_too_large",
                 f"the audio file is {len(audio)} bytes; at most "
-                f"{self.settings.limits.max_audio_bytes} are accepted", "audio",
+                f"{self.settings.limits.max_audio_bytes} are accepted",
+                "audio",
             )
         fingerprint = _fingerprint(metadata, audio)
         if idempotency_key is not None:
@@ -197,7 +217,8 @@ class Ingestor:
                 if replay is not None:
                     return replay
             raise IngestError(
-                409, "duplicate_recording",
+                409,
+                "duplicate_recording",
                 "this device already sent a recording with this device_recording_id",
                 "metadata.device_recording_id",
             ) from None
@@ -260,8 +281,10 @@ class Ingestor:
                 return None
             if record.request_sha256 != fingerprint:
                 raise IngestError(
-                    422, "idempotency_key_reused",
-                    "this Idempotency-Key was used for a different request", "Idempotency-Key",
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                    "Idempotency-Key",
                 )
             return IngestResult(200, dict(record.response))
 
@@ -271,8 +294,9 @@ def parse_metadata(raw: bytes) -> RecordingMetadata:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(400, "invalid_metadata", f"metadata is not JSON: {exc}", "metadata") \
-            from None
+        raise IngestError(
+            400, "invalid_metadata", f"metadata is not JSON: {exc}", "metadata"
+        ) from None
     if not isinstance(data, dict):
         raise IngestError(400, "invalid_metadata", "metadata must be a JSON object", "metadata")
     try:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from earmuff.store.crypto import KeyRing, field_context, seal, unseal
 from earmuff.store.models import Account, ConsentSetting, Device
 
-TOKEN_PREFIX = "emd_"
+TOKEN_PREFIX = "emd_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
 
 class RegistrationError(ValueError):
@@ -60,9 +60,9 @@ def set_first_name(session: Session, keyring: KeyRing, account: Account, first_n
     """Store the name sealed under the account key, so shredding the key forgets it too."""
     key = keyring.account_key(session, account.id)
     context = field_context("accounts", "first_name", account.id)
-    if account.first_name_sealed is not None:
-        if unseal(key, account.first_name_sealed, context).decode() == first_name:
-            return
+    sealed = account.first_name_sealed
+    if sealed is not None and unseal(key, sealed, context).decode() == first_name:
+        return
     account.first_name_sealed = seal(key, first_name.encode(), context)
 
 

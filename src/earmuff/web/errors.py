@@ -40,9 +40,7 @@ class ApiError(Exception):
         self.field = field
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
     return JSONResponse(body.model_dump(), status_code=status)
 

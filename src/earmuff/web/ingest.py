@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +17,14 @@ from earmuff.web.multipart import MultipartError, parse_multipart
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 bearer = HTTPBearer(auto_error=False, description="The device token from `earmuff devices add`")
+
+
+class DeviceProfile(BaseModel):
+    """What a device needs to fill in its upload metadata."""
+
+    account_id: str
+    device_serial: str
+    first_name: str | None
 
 
 class RecordingCreated(BaseModel):
@@ -50,7 +58,7 @@ _REQUEST_BODY = {
         }
     },
 }
-_ERRORS: dict[int | str, dict[str, object]] = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
         400: "malformed request, metadata or audio",
@@ -73,8 +81,10 @@ def ingestor(request: Request) -> Ingestor:
     "/recordings",
     status_code=201,
     response_model=RecordingCreated,
-    responses={200: {"model": RecordingCreated, "description": "a retry: the first answer"}}
-    | _ERRORS,
+    responses={
+        **_ERRORS,
+        200: {"model": RecordingCreated, "description": "a retry: the first answer"},
+    },
     openapi_extra={"requestBody": _REQUEST_BODY},
     summary="Upload one recording",
 )
@@ -116,6 +126,25 @@ async def create_recording(
     return JSONResponse(result.body, status_code=result.status_code)
 
 
+@router.get(
+    "/devices/me",
+    response_model=DeviceProfile,
+    responses={401: _ERRORS[401]},
+    summary="The device the token belongs to",
+)
+async def current_device(
+    service: Annotated[Ingestor, Depends(ingestor)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> DeviceProfile:
+    """Lets a device (or `earmuff ingest`) learn the account and serial its token stands for."""
+    token = credentials.credentials if credentials else None
+    device = await run_in_threadpool(service.authenticate, token)
+    name = await run_in_threadpool(service.first_name, device)
+    return DeviceProfile(
+        account_id=device.account_external_id, device_serial=device.serial, first_name=name
+    )
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
     declared = request.headers.get("content-length")
@@ -135,5 +164,3 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if not chunks:
         raise ApiError(400, "empty_body", "the request has no body")
     return bytes(chunks)
-
-

@@ -1,0 +1,189 @@
+"""earmuff: set up a workspace, register devices, serve the API, upload, and demo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from earmuff.audit import record
+from earmuff.config import Settings
+from earmuff.store import Store, open_store
+from earmuff.store.accounts import RegistrationError, register_device
+
+app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
+devices = typer.Typer(no_args_is_help=True, help="Register the devices that may upload.")
+app.add_typer(devices, name="devices")
+console = Console()
+
+Workspace = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $EARMUFF_WORKSPACE, else ./earmuff-data)",
+        show_default=False,
+    ),
+]
+
+
+def _store(workspace: Path | None) -> Store:
+    return open_store(Settings.for_workspace(workspace))
+
+
+@app.command()
+def init(workspace: Workspace = None) -> None:
+    """Create the workspace: database, blob folder and master key."""
+    store = _store(workspace)
+    settings = store.settings
+    console.print(f"workspace  {settings.workspace}")
+    console.print(f"database   {store.db.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"blobs      {settings.blob_dir}")
+    source = "EARMUFF_MASTER_KEY" if settings.master_key else str(settings.master_key_file)
+    console.print(f"master key {source}")
+    store.close()
+
+
+@devices.command("add")
+def devices_add(
+    account: Annotated[str, typer.Option(help="The company's account number")],
+    first_name: Annotated[str, typer.Option(help="The account owner's first name")],
+    serial: Annotated[str, typer.Option(help="The device's serial number")],
+    workspace: Workspace = None,
+) -> None:
+    """Register a device and print its token. The token is shown once and stored hashed."""
+    store = _store(workspace)
+    try:
+        with store.db.transaction() as session:
+            device, token = register_device(session, store.keyring, account, first_name, serial)
+            record(session, "cli", "device.registered", f"device:{device.id}", {"serial": serial})
+    except RegistrationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    console.print(f"device {serial} registered for account {account}")
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workspace: Workspace = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json)."""
+    from earmuff.web import create_app
+
+    settings = Settings.for_workspace(workspace)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    device_token: Annotated[str, typer.Option(envvar="EARMUFF_DEVICE_TOKEN", help="Device token")],
+    server: Annotated[str, typer.Option(help="earmuff API base URL")] = "http://127.0.0.1:8000",
+    locale: Annotated[str, typer.Option(help="BCP 47 locale of the speech")] = "en-US",
+    wake_word: Annotated[str, typer.Option(help="The wake word the device heard")] = "alexa",
+    concurrency: Annotated[int, typer.Option(min=1, max=32)] = 4,
+) -> None:
+    """Upload audio files as one device, with a progress bar.
+
+    Each file's Idempotency-Key is its content hash, so running the same command again
+    stores nothing twice.
+    """
+    outcomes: dict[str, int] = {}
+    failures: list[str] = []
+    with httpx.Client(base_url=server, timeout=60) as client:
+        profile = client.get("/v1/devices/me", headers={"Authorization": f"Bearer {device_token}"})
+        if profile.status_code != 200:
+            console.print(f"[red]error:[/red] {server} refused the token ({profile.status_code})")
+            raise typer.Exit(1)
+        me = profile.json()
+    metadata = {
+        "account_id": me["account_id"],
+        "device_serial": me["device_serial"],
+        "first_name": me["first_name"],
+        "locale": locale,
+        "wake_word": wake_word,
+    }
+    with (
+        httpx.Client(base_url=server, timeout=60) as client,
+        Progress(
+            TextColumn("uploading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+        ThreadPoolExecutor(concurrency) as pool,
+    ):
+        task = progress.add_task("upload", total=len(files))
+        futures = {
+            pool.submit(upload_file, client, path, device_token, metadata): path for path in files
+        }
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                response = future.result()
+            except httpx.HTTPError as exc:
+                failures.append(f"{path}: {exc}")
+            else:
+                outcomes[str(response.status_code)] = outcomes.get(str(response.status_code), 0) + 1
+                if response.status_code >= 400:
+                    error = response.json().get("error", {})
+                    failures.append(
+                        f"{path}: {response.status_code} {error.get('code')}: "
+                        f"{error.get('message')}"
+                    )
+            progress.advance(task)
+    stored, repeated = outcomes.get("201", 0), outcomes.get("200", 0)
+    console.print(f"{stored} stored, {repeated} already stored, {len(failures)} refused")
+    for failure in failures:
+        console.print(f"[red]{failure}[/red]")
+    if failures:
+        raise typer.Exit(1)
+
+
+def upload_file(
+    client: httpx.Client, path: Path, token: str, metadata: dict[str, str]
+) -> httpx.Response:
+    data = path.read_bytes()
+    captured = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+    body = metadata | {"captured_at": captured}
+    return client.post(
+        "/v1/recordings",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": hashlib.sha256(data).hexdigest(),
+        },
+        files={
+            "metadata": (None, json.dumps(body), "application/json"),
+            "audio": (path.name, data, "application/octet-stream"),
+        },
+    )
+
+
+@app.command()
+def demo(
+    workspace: Workspace = None,
+    port: Annotated[int, typer.Option(help="Port for the demo server (0: any free port)")] = 0,
+) -> None:
+    """Make a fresh demo workspace, register devices, upload recordings, and show the result."""
+    from earmuff.cli.demo import run_demo
+
+    run_demo(workspace, port, console)
+
+
+if __name__ == "__main__":
+    app()
