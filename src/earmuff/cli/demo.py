@@ -1,0 +1,238 @@
+"""``earmuff demo``: a guided tour on a fresh workspace, through the real HTTP API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from earmuff.audit import record, verify
+from earmuff.cli.samples import Sample, demo_samples
+from earmuff.config import Settings
+from earmuff.store import Store, open_store
+from earmuff.store.accounts import register_device
+from earmuff.store.crypto import FORMAT
+from earmuff.store.models import Recording
+from earmuff.web import create_app
+
+MARKER = ".earmuff-demo"
+DEFAULT_DEMO_WORKSPACE = Path("earmuff-demo")
+HOUSEHOLDS = (
+    ("ACC-100234", "Jane", "ECHO-7F3A-0001"),
+    ("ACC-100871", "Ravi", "ECHO-7F3A-0002"),
+    ("ACC-101502", "Amara", "ECHO-9C11-0003"),
+)
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run as asked (for example, the workspace holds other data)."""
+
+
+def run_demo(workspace: Path | None, port: int, console: Console) -> None:
+    root = _fresh_workspace(
+        workspace or Path(os.environ.get("EARMUFF_WORKSPACE") or DEFAULT_DEMO_WORKSPACE)
+    )
+    store = open_store(Settings.for_workspace(root))
+    console.rule("[bold]earmuff demo")
+    console.print(f"workspace {root} (SQLite database, local blob folder, in-process pipeline)")
+
+    tokens = _register_households(store, console)
+    corpus = Path(os.environ.get("EARMUFF_CORPUS") or Path("..") / "shared" / "data")
+    samples, source = demo_samples(corpus if corpus.is_dir() else None)
+    console.print(f"recordings: {len(samples)} clips of {source}")
+
+    with _BackgroundServer(store, port) as base_url:
+        console.print(f"API listening on {base_url} (OpenAPI: {base_url}/docs)\n")
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            _upload_all(client, samples, tokens, console)
+            _show_refusals(client, samples[0], tokens[0], console)
+    _show_storage(store, console)
+    store.close()
+    console.print(
+        f"\nRun it yourself: [bold]earmuff serve --workspace {root}[/bold], "
+        "then open http://127.0.0.1:8000/docs"
+    )
+
+
+def _fresh_workspace(root: Path) -> Path:
+    """Start from nothing, but never wipe a folder that a demo did not make."""
+    root = root.absolute()
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise DemoError(f"{root} holds data that is not a demo's; choose another --workspace")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by earmuff demo; deleted by the next demo run\n")
+    return root
+
+
+def _register_households(store: Store, console: Console) -> list[tuple[str, str, str, str]]:
+    table = Table(title="Devices registered (tokens are stored only as SHA-256 hashes)")
+    for column in ("account", "owner", "device serial", "device token"):
+        table.add_column(column)
+    tokens = []
+    with store.db.transaction() as session:
+        for account, name, serial in HOUSEHOLDS:
+            device, token = register_device(session, store.keyring, account, name, serial)
+            record(session, "demo", "device.registered", f"device:{device.id}", {"serial": serial})
+            tokens.append((account, name, serial, token))
+            table.add_row(account, name, serial, token[:12] + "…")
+    console.print(table)
+    return tokens
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:
+        """The demo owns the process's signals; the server runs in a thread."""
+
+
+class _BackgroundServer:
+    """Run the real app with uvicorn on a loopback port for the length of a ``with`` block."""
+
+    def __init__(self, store: Store, port: int) -> None:
+        self.port = port or _free_port()
+        config = uvicorn.Config(
+            create_app(store=store), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = _Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise DemoError("the demo server did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _metadata(device: tuple[str, str, str, str], index: int) -> dict[str, object]:
+    account, name, serial, _ = device
+    captured = datetime.now(UTC) - timedelta(minutes=30 - index)
+    return {
+        "account_id": account,
+        "first_name": name,
+        "device_serial": serial,
+        "captured_at": captured.isoformat(),
+        "locale": "en-US",
+        "wake_word": "alexa",
+        "wake_confidence": 0.9,
+        "device_recording_id": f"demo-{index}",
+    }
+
+
+def _post(
+    client: httpx.Client, token: str, metadata: dict[str, object], audio: bytes, key: str | None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        "/v1/recordings",
+        headers=headers,
+        files={
+            "metadata": (None, json.dumps(metadata), "application/json"),
+            "audio": ("clip", audio, "application/octet-stream"),
+        },
+    )
+
+
+def _upload_all(
+    client: httpx.Client,
+    samples: list[Sample],
+    devices: list[tuple[str, str, str, str]],
+    console: Console,
+) -> None:
+    table = Table(title="Uploads through POST /v1/recordings")
+    for column in ("clip", "device", "answer", "recording id", "seconds", "Hz"):
+        table.add_column(column)
+    sent = []
+    for index, sample in enumerate(samples):
+        device = devices[index % len(devices)]
+        metadata = _metadata(device, index)
+        key = hashlib.sha256(sample.audio).hexdigest()
+        response = _post(client, device[3], metadata, sample.audio, key)
+        sent.append((device, metadata, key))
+        body = response.json()
+        if response.status_code == 201:
+            answer = "201 stored"
+            row = (body["recording_id"][:8], f"{body['duration_s']:.2f}", str(body["sample_rate"]))
+        else:
+            answer = f"{response.status_code} {body['error']['code']}"
+            row = ("", "", "")
+        table.add_row(sample.name, device[2], answer, *row)
+    console.print(table)
+    (device, metadata, key), first = sent[0], samples[0]
+    retry = _post(client, device[3], metadata, first.audio, key)
+    console.print(
+        f"retry of {first.name} with the same Idempotency-Key: {retry.status_code}, "
+        f"same recording {retry.json()['recording_id'][:8]}, nothing stored twice\n"
+    )
+
+
+def _show_refusals(
+    client: httpx.Client, sample: Sample, device: tuple[str, str, str, str], console: Console
+) -> None:
+    token = device[3]
+    cases = (
+        ("a wrong device token", "emd_" + "x" * 43, _metadata(device, 90), sample.audio),
+        ("random bytes as audio", token, _metadata(device, 91), os.urandom(4000)),
+        ("a truncated WAV file", token, _metadata(device, 92), b"RIFF\x24\x00\x00\x00WAVEfmt "),
+        (
+            "metadata naming another account",
+            token,
+            _metadata(device, 93) | {"account_id": "ACC-1"},
+            sample.audio,
+        ),
+        (
+            "a capture time in the future",
+            token,
+            _metadata(device, 94) | {"captured_at": "2999-01-01T00:00:00Z"},
+            sample.audio,
+        ),
+    )
+    table = Table(title="Bad requests get a clear 4xx and change nothing")
+    for column in ("request with", "status", "error code", "message"):
+        table.add_column(column)
+    for label, case_token, metadata, audio in cases:
+        response = _post(client, case_token, metadata, audio, None)
+        error = response.json()["error"]
+        table.add_row(label, str(response.status_code), error["code"], error["message"][:60])
+    console.print(table)
+
+
+def _show_storage(store: Store, console: Console) -> None:
+    with store.db.transaction() as session:
+        count = session.scalar(select(func.count()).select_from(Recording)) or 0
+        events = verify(session)
+    blobs = list(store.blobs.keys())
+    sealed = sum(store.blobs.get(key).startswith(FORMAT) for key in blobs)
+    console.print(
+        f"stored: {count} recordings, {len(blobs)} blobs, {sealed} of them sealed with AES-256-GCM "
+        "under their account's own key; no plaintext audio on disk"
+    )
+    console.print(f"audit log: {events} events, hash chain verified")
