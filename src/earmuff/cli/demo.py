@@ -6,14 +6,10 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
@@ -26,6 +22,7 @@ from earmuff.store.accounts import register_device
 from earmuff.store.crypto import FORMAT
 from earmuff.store.models import Recording
 from earmuff.web import create_app
+from earmuff.web.server import BackgroundServer
 
 MARKER = ".earmuff-demo"
 DEFAULT_DEMO_WORKSPACE = Path("earmuff-demo")
@@ -53,7 +50,7 @@ def run_demo(workspace: Path | None, port: int, console: Console) -> None:
     samples, source = demo_samples(corpus if corpus.is_dir() else None)
     console.print(f"recordings: {len(samples)} clips of {source}")
 
-    with _BackgroundServer(store, port) as base_url:
+    with BackgroundServer(create_app(store=store), port) as base_url:
         console.print(f"API listening on {base_url} (OpenAPI: {base_url}/docs)\n")
         with httpx.Client(base_url=base_url, timeout=60) as client:
             _upload_all(client, samples, tokens, console)
@@ -91,43 +88,6 @@ def _register_households(store: Store, console: Console) -> list[tuple[str, str,
             table.add_row(account, name, serial, token[:12] + "…")
     console.print(table)
     return tokens
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        """The demo owns the process's signals; the server runs in a thread."""
-
-
-class _BackgroundServer:
-    """Run the real app with uvicorn on a loopback port for the length of a ``with`` block."""
-
-    def __init__(self, store: Store, port: int) -> None:
-        self.port = port or _free_port()
-        config = uvicorn.Config(
-            create_app(store=store), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = _Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise DemoError("the demo server did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _metadata(device: tuple[str, str, str, str], index: int) -> dict[str, object]:

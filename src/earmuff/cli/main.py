@@ -180,9 +180,13 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the demo server (0: any free port)")] = 0,
 ) -> None:
     """Make a fresh demo workspace, register devices, upload recordings, and show the result."""
-    from earmuff.cli.demo import run_demo
+    from earmuff.cli.demo import DemoError, run_demo
 
-    run_demo(workspace, port, console)
+    try:
+        run_demo(workspace, port, console)
+    except DemoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Float,
@@ -231,8 +232,14 @@ class VaultEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+STAFF_ROLES = ("annotator", "qa_reviewer", "safety_officer", "privacy_officer", "admin")
+
+
 class StaffUser(Base):
+    """A reviewer, officer or administrator. Each holds exactly one role."""
+
     __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role_known"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
