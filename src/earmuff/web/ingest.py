@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 
 from earmuff.pipeline.ingest import Ingestor
 from earmuff.web.errors import ApiError, ErrorBody
-from earmuff.web.multipart import MultipartError, parse_multipart
+from earmuff.web.multipart import MultipartError, NotMultipartError, parse_multipart
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 bearer = HTTPBearer(auto_error=False, description="The device token from `earmuff devices add`")
@@ -107,10 +107,10 @@ async def create_recording(
     body = await _read_body(request, service.settings.limits.max_body_bytes)
     try:
         parts = parse_multipart(request.headers.get("content-type", ""), body)
+    except NotMultipartError as exc:
+        raise ApiError(415, "unsupported_media_type", str(exc)) from None
     except MultipartError as exc:
-        status = 415 if "must be multipart" in str(exc) else 400
-        code = "unsupported_media_type" if status == 415 else "malformed_body"
-        raise ApiError(status, code, str(exc)) from None
+        raise ApiError(400, "malformed_body", str(exc)) from None
     for name in ("metadata", "audio"):
         if name not in parts:
             raise ApiError(400, "missing_field", f"the multipart field {name!r} is required", name)

@@ -8,12 +8,20 @@ it is parsed here without ever leaving it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 
 class MultipartError(ValueError):
     """The body is not well-formed multipart/form-data."""
+
+
+class NotMultipartError(MultipartError):
+    """The body is not multipart/form-data at all."""
 
 
 @dataclass
@@ -28,34 +36,55 @@ def parse_multipart(content_type: str, body: bytes, max_parts: int = 8) -> dict[
     """Split ``body`` into its named parts; every defect is a :class:`MultipartError`."""
     media_type, options = parse_options_header(content_type)
     if media_type != b"multipart/form-data":
-        raise MultipartError("the request must be multipart/form-data")
+        raise NotMultipartError("the request must be multipart/form-data")
     boundary = options.get(b"boundary")
     if not boundary or len(boundary) > 200:
         raise MultipartError("the multipart Content-Type has no valid boundary")
+    collector = _PartCollector(max_parts)
+    parser = MultipartParser(boundary, collector.callbacks())
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartError:
+        raise
+    except Exception as exc:
+        raise MultipartError(f"malformed multipart body: {exc}") from None
+    if not collector.finished:
+        raise MultipartError("the multipart body ends before its closing boundary")
+    return collector.parts
 
-    parts: dict[str, Part] = {}
-    headers: dict[bytes, bytes] = {}
-    header_field = bytearray()
-    header_value = bytearray()
-    current: list[Part | None] = [None]
-    finished = [False]
 
-    def on_part_begin() -> None:
-        headers.clear()
+class _PartCollector:
+    """Receives python-multipart's callbacks and assembles named parts."""
 
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_field.extend(data[start:end])
+    def __init__(self, max_parts: int) -> None:
+        self.max_parts = max_parts
+        self.parts: dict[str, Part] = {}
+        self.finished = False
+        self._headers: dict[bytes, bytes] = {}
+        self._field = bytearray()
+        self._value = bytearray()
+        self._current: Part | None = None
 
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._headers.clear,
+            "on_header_field": lambda data, start, end: self._field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._value.extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
 
-    def on_header_end() -> None:
-        headers[bytes(header_field).lower()] = bytes(header_value)
-        header_field.clear()
-        header_value.clear()
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field).lower()] = bytes(self._value)
+        self._field.clear()
+        self._value.clear()
 
-    def on_headers_finished() -> None:
-        disposition, params = parse_options_header(headers.get(b"content-disposition", b""))
+    def _headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name")
         if disposition != b"form-data" or not name:
             raise MultipartError("a multipart part has no form-data name")
@@ -64,46 +93,21 @@ def parse_multipart(content_type: str, body: bytes, max_parts: int = 8) -> dict[
             filename = params[b"filename"].decode() if b"filename" in params else None
         except UnicodeDecodeError:
             raise MultipartError("a multipart part name is not UTF-8") from None
-        if text_name in parts:
+        if text_name in self.parts:
             raise MultipartError(f"the field {text_name!r} appears twice")
-        if len(parts) >= max_parts:
-            raise MultipartError(f"more than {max_parts} multipart fields")
-        raw_type = headers.get(b"content-type")
+        if len(self.parts) >= self.max_parts:
+            raise MultipartError(f"more than {self.max_parts} multipart fields")
+        raw_type = self._headers.get(b"content-type")
         part = Part(text_name, filename, raw_type.decode("latin-1") if raw_type else None)
-        parts[text_name] = part
-        current[0] = part
+        self.parts[text_name] = part
+        self._current = part
 
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        part = current[0]
-        if part is not None:
-            part.data.extend(data[start:end])
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current is not None:
+            self._current.data.extend(data[start:end])
 
-    def on_part_end() -> None:
-        current[0] = None
+    def _part_end(self) -> None:
+        self._current = None
 
-    def on_end() -> None:
-        finished[0] = True
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_end": on_end,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except MultipartError:
-        raise
-    except Exception as exc:
-        raise MultipartError(f"malformed multipart body: {exc}") from None
-    if not finished[0]:
-        raise MultipartError("the multipart body ends before its closing boundary")
-    return parts
+    def _end(self) -> None:
+        self.finished = True
