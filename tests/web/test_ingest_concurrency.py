@@ -22,12 +22,12 @@ def test_racing_retries_with_one_idempotency_key_store_one_recording(
     store: Store, device: RegisteredDevice
 ) -> None:
     service = ingestor(store)
-    identity = service.authenticate(device.token)
     metadata = json.dumps(device.metadata()).encode()
     audio = wav(2.0)
 
     def send(_: int) -> tuple[int, str]:
-        result = service.ingest(identity, metadata, audio, idempotency_key="race")
+        uploader = service.authenticate(device.token, idempotency_key="race")
+        result = service.ingest(uploader, metadata, audio)
         return result.status_code, result.body["recording_id"]
 
     with ThreadPoolExecutor(8) as pool:
@@ -42,12 +42,12 @@ def test_racing_retries_with_one_idempotency_key_store_one_recording(
 
 def test_many_uploads_at_once_all_succeed(store: Store, device: RegisteredDevice) -> None:
     service = ingestor(store)
-    identity = service.authenticate(device.token)
+    uploader = service.authenticate(device.token)
 
     def send(index: int) -> int:
         metadata = json.dumps(device.metadata(device_recording_id=f"r{index}")).encode()
         try:
-            return service.ingest(identity, metadata, wav(1.0, seed=index)).status_code
+            return service.ingest(uploader, metadata, wav(1.0, seed=index)).status_code
         except IngestError as exc:
             return exc.status
 

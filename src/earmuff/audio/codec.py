@@ -89,6 +89,7 @@ def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
         raise AudioError("empty_audio", "the audio contains no samples")
     if not np.isfinite(frames).all():
         raise AudioError("invalid_samples", "the audio contains NaN or infinite samples")
+    np.clip(frames, -1.0, 1.0, out=frames)  # float audio past full scale cannot overflow below
     mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
     return DecodedAudio(
         samples=np.ascontiguousarray(mono, dtype=np.float32),
@@ -99,10 +100,14 @@ def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
 
 
 def encode_flac(samples: np.ndarray[Any, np.dtype[np.float32]], sample_rate: int) -> bytes:
-    """Mono 16-bit FLAC: lossless for what devices record, and read back by libsndfile."""
+    """Mono 16-bit FLAC: lossless for what devices record, and read back by libsndfile.
+
+    Samples are scaled by 2**15, the inverse of how 16-bit audio was decoded, so a 16-bit
+    upload is stored bit-exact; handing libsndfile int16 also skips its float path.
+    """
     buffer = io.BytesIO()
-    clipped = np.clip(samples, -1.0, 1.0)
-    sf.write(buffer, clipped, sample_rate, format="FLAC", subtype="PCM_16")
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+    sf.write(buffer, pcm, sample_rate, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
 
 

@@ -37,7 +37,7 @@ def load_policy(path: Path) -> Policy:
     """Read ``path``; unknown keys are errors, so a typo cannot silently weaken a rule."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
     retention = _section(data.pop("retention", {}), RetentionPolicy, "retention")
     version = data.pop("version", Policy.version)

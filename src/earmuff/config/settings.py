@@ -6,6 +6,7 @@ so no other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,6 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be positive, got {raw}")
+    if not 0 < value < math.inf:
+        raise SettingsError(f"{name} must be a positive, finite number, got {raw}")
     return value

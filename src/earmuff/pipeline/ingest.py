@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,20 +22,20 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import select
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from earmuff.audio import AudioError, decode_audio, encode_flac
+from earmuff.audio import AudioError, DecodedAudio, decode_audio, encode_flac
 from earmuff.config import Settings
 from earmuff.store.accounts import (
     DeviceIdentity,
     authenticate_device,
-    first_name,
-    set_first_name,
+    open_first_name,
+    seal_first_name,
 )
 from earmuff.store.blobs import BlobStore
-from earmuff.store.crypto import KeyRing, blob_context, seal
+from earmuff.store.crypto import KeyDestroyed, KeyRing, blob_context, seal
 from earmuff.store.db import Database
 from earmuff.store.models import (
     Account,
@@ -46,9 +46,9 @@ from earmuff.store.models import (
     utcnow,
 )
 
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
 RETENTION_CHOICES = {"3m": 92, "18m": 548}
@@ -94,7 +94,7 @@ class RecordingMetadata(BaseModel):
     @field_validator("locale")
     @classmethod
     def _locale(cls, value: str) -> str:
-        if not _LOCALE.match(value):
+        if not _LOCALE.fullmatch(value):
             raise ValueError("must be a BCP 47 language tag such as en-US")
         language, *rest = value.replace("_", "-").split("-")
         return "-".join([language.lower(), *(p.upper() if len(p) == 2 else p for p in rest)])
@@ -113,8 +113,26 @@ class IngestResult:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Uploader:
+    """An authenticated device, with everything its upload needs, read in one transaction."""
+
+    device: DeviceIdentity
+    data_key: bytes = field(repr=False)
+    first_name: str | None
+    raw_retention: str
+    idempotency_key: str | None
+    previous: IdempotencyRecord | None
+    """The stored answer to an earlier request with the same Idempotency-Key, if any."""
+
+
 class Ingestor:
-    """Turns an authenticated upload into one sealed, stored recording."""
+    """Turns an authenticated upload into one sealed, stored recording.
+
+    An upload costs two database transactions: one read (authentication, the account's
+    key, an earlier answer for the Idempotency-Key) before the body is read, and one
+    write after every check has passed.
+    """
 
     def __init__(self, settings: Settings, db: Database, blobs: BlobStore, keyring: KeyRing):
         self.settings = settings
@@ -122,34 +140,40 @@ class Ingestor:
         self.blobs = blobs
         self.keyring = keyring
 
-    def authenticate(self, token: str | None) -> DeviceIdentity:
+    def authenticate(self, token: str | None, idempotency_key: str | None = None) -> Uploader:
+        """Check the token before the body is read, so strangers cannot make us read 10 MB."""
         if not token:
             raise IngestError(401, "unauthenticated", "send 'Authorization: Bearer <device token>'")
-        with self.db.transaction() as session:
-            identity = authenticate_device(session, token)
-        if identity is None:
-            raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
-        return identity
-
-    def first_name(self, device: DeviceIdentity) -> str | None:
-        with self.db.transaction() as session:
-            account = session.get(Account, device.account_id)
-            return first_name(session, self.keyring, account) if account else None
-
-    def ingest(
-        self,
-        device: DeviceIdentity,
-        metadata_json: bytes,
-        audio: bytes,
-        idempotency_key: str | None = None,
-    ) -> IngestResult:
-        if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise IngestError(
                 400,
                 "invalid_idempotency_key",
                 "Idempotency-Key must be 1-255 visible ASCII characters",
                 "Idempotency-Key",
             )
+        with self.db.read() as session:
+            device = authenticate_device(session, token)
+            if device is None:
+                raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
+            account = session.get(Account, device.account_id)
+            assert account is not None
+            try:
+                data_key = self.keyring.account_key(session, device.account_id)
+            except KeyDestroyed:
+                raise IngestError(
+                    403, "account_closed", "this device's account is being deleted"
+                ) from None
+            return Uploader(
+                device=device,
+                data_key=data_key,
+                first_name=open_first_name(data_key, account),
+                raw_retention=account.raw_retention,
+                idempotency_key=idempotency_key,
+                previous=_idempotency_record(session, device, idempotency_key),
+            )
+
+    def ingest(self, uploader: Uploader, metadata_json: bytes, audio: bytes) -> IngestResult:
+        device = uploader.device
         metadata = parse_metadata(metadata_json)
         if metadata.account_id != device.account_external_id:
             raise IngestError(
@@ -174,10 +198,8 @@ class Ingestor:
                 "audio",
             )
         fingerprint = _fingerprint(metadata, audio)
-        if idempotency_key is not None:
-            replay = self._replay(device, idempotency_key, fingerprint)
-            if replay is not None:
-                return replay
+        if uploader.previous is not None:
+            return _replay(uploader.previous, fingerprint)
         try:
             decoded = decode_audio(audio, self.settings.limits)
         except AudioError as exc:
@@ -186,11 +208,8 @@ class Ingestor:
 
         recording_id = new_id()
         blob_key = f"recordings/{recording_id}.flac"
-        with self.db.transaction() as session:
-            data_key = self.keyring.account_key(session, device.account_id)
-        self.blobs.put(
-            blob_key, seal(data_key, canonical, blob_context(device.account_id, blob_key))
-        )
+        sealed = seal(uploader.data_key, canonical, blob_context(device.account_id, blob_key))
+        self.blobs.put(blob_key, sealed)
         body = {
             "recording_id": recording_id,
             "status": "stored",
@@ -199,23 +218,25 @@ class Ingestor:
         }
         try:
             with self.db.transaction() as session:
-                self._insert(session, device, metadata, decoded, recording_id, blob_key)
-                if idempotency_key is not None:
-                    session.add(
-                        IdempotencyRecord(
+                self._insert(session, uploader, metadata, decoded, recording_id, blob_key)
+                if uploader.idempotency_key is not None:
+                    session.execute(
+                        insert(IdempotencyRecord).values(
                             device_id=device.device_id,
-                            key=idempotency_key,
+                            key=uploader.idempotency_key,
                             request_sha256=fingerprint,
                             status_code=201,
                             response=body,
+                            created_at=utcnow(),
                         )
                     )
         except IntegrityError:
             self.blobs.delete(blob_key)
-            if idempotency_key is not None:
-                replay = self._replay(device, idempotency_key, fingerprint)
-                if replay is not None:
-                    return replay
+            if uploader.idempotency_key is not None:
+                with self.db.read() as session:
+                    record = _idempotency_record(session, device, uploader.idempotency_key)
+                if record is not None:
+                    return _replay(record, fingerprint)
             raise IngestError(
                 409,
                 "duplicate_recording",
@@ -230,18 +251,27 @@ class Ingestor:
     def _insert(
         self,
         session: Session,
-        device: DeviceIdentity,
+        uploader: Uploader,
         metadata: RecordingMetadata,
-        decoded: Any,
+        decoded: DecodedAudio,
         recording_id: str,
         blob_key: str,
     ) -> None:
-        account = session.get(Account, device.account_id)
-        assert account is not None
-        set_first_name(session, self.keyring, account, metadata.first_name)
+        """Core inserts, not the ORM's unit of work: this runs once per upload."""
+        device = uploader.device
+        if metadata.first_name != uploader.first_name:
+            session.execute(
+                update(Account)
+                .where(Account.id == device.account_id)
+                .values(
+                    first_name_sealed=seal_first_name(
+                        uploader.data_key, device.account_id, metadata.first_name
+                    )
+                )
+            )
         received_at = utcnow()
-        session.add(
-            Recording(
+        session.execute(
+            insert(Recording).values(
                 id=recording_id,
                 account_id=device.account_id,
                 device_id=device.device_id,
@@ -257,43 +287,60 @@ class Ingestor:
                 source_format=decoded.format,
                 blob_key=blob_key,
                 status="stored",
-                retention_until=self._retention_deadline(account, received_at),
-                stages=[RecordingStage(stage="ingest", status="done", detail={})],
+                retention_until=self._retention_deadline(uploader.raw_retention, received_at),
+            )
+        )
+        session.execute(
+            insert(RecordingStage).values(
+                recording_id=recording_id,
+                stage="ingest",
+                status="done",
+                detail={},
+                updated_at=received_at,
             )
         )
 
-    def _retention_deadline(self, account: Account, received_at: datetime) -> datetime | None:
-        if account.raw_retention == "keep":
+    def _retention_deadline(self, choice: str, received_at: datetime) -> datetime | None:
+        if choice == "keep":
             return None
-        days = RETENTION_CHOICES.get(
-            account.raw_retention, self.settings.policy.retention.raw_recordings_days
-        )
+        days = RETENTION_CHOICES.get(choice, self.settings.policy.retention.raw_recordings_days)
         return received_at + timedelta(days=days)
 
-    def _replay(self, device: DeviceIdentity, key: str, fingerprint: str) -> IngestResult | None:
-        with self.db.transaction() as session:
-            record = session.scalar(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.device_id == device.device_id, IdempotencyRecord.key == key
-                )
-            )
-            if record is None:
-                return None
-            if record.request_sha256 != fingerprint:
-                raise IngestError(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used for a different request",
-                    "Idempotency-Key",
-                )
-            return IngestResult(200, dict(record.response))
+
+def _idempotency_record(
+    session: Session, device: DeviceIdentity, key: str | None
+) -> IdempotencyRecord | None:
+    if key is None:
+        return None
+    return session.get(IdempotencyRecord, (device.device_id, key))
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> IngestResult:
+    if record.request_sha256 != fingerprint:
+        raise IngestError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+            "Idempotency-Key",
+        )
+    return IngestResult(200, dict(record.response))
 
 
 def parse_metadata(raw: bytes) -> RecordingMetadata:
-    """Parse the ``metadata`` field, naming the first offending field in the error."""
+    """Parse the ``metadata`` field, naming the first offending field in the error.
+
+    Well-formed JSON can still be refused by Python's parser, and that is the client's
+    fault too, not a server error: an integer longer than the interpreter's digit limit
+    raises a plain ``ValueError`` (not ``JSONDecodeError``), and arrays or objects nested
+    deeper than the recursion limit raise ``RecursionError``.
+    """
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise IngestError(
+            400, "invalid_metadata", "metadata is nested too deeply", "metadata"
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
         raise IngestError(
             400, "invalid_metadata", f"metadata is not JSON: {exc}", "metadata"
         ) from None

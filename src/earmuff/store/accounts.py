@@ -59,19 +59,25 @@ def get_or_create_account(
 def set_first_name(session: Session, keyring: KeyRing, account: Account, first_name: str) -> None:
     """Store the name sealed under the account key, so shredding the key forgets it too."""
     key = keyring.account_key(session, account.id)
-    context = field_context("accounts", "first_name", account.id)
-    sealed = account.first_name_sealed
-    if sealed is not None and unseal(key, sealed, context).decode() == first_name:
-        return
-    account.first_name_sealed = seal(key, first_name.encode(), context)
+    if open_first_name(key, account) != first_name:
+        account.first_name_sealed = seal_first_name(key, account.id, first_name)
 
 
 def first_name(session: Session, keyring: KeyRing, account: Account) -> str | None:
     if account.first_name_sealed is None:
         return None
-    key = keyring.account_key(session, account.id)
+    return open_first_name(keyring.account_key(session, account.id), account)
+
+
+def seal_first_name(data_key: bytes, account_id: str, first_name: str) -> bytes:
+    return seal(data_key, first_name.encode(), field_context("accounts", "first_name", account_id))
+
+
+def open_first_name(data_key: bytes, account: Account) -> str | None:
+    if account.first_name_sealed is None:
+        return None
     context = field_context("accounts", "first_name", account.id)
-    return unseal(key, account.first_name_sealed, context).decode()
+    return unseal(data_key, account.first_name_sealed, context).decode()
 
 
 def register_device(

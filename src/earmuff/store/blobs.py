@@ -36,7 +36,12 @@ class LocalFolderBlobStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
+        """The file for ``key``, which must be a plain relative path inside the store.
+
+        ``fullmatch``, not ``match``: ``$`` also matches before a trailing newline, so
+        ``match`` would let ``"a\\n"`` through as a file name with a newline in it.
+        """
+        if not _KEY.fullmatch(key) or ".." in key:
             raise ValueError(f"invalid blob key {key!r}")
         return self.root / key
 

@@ -101,8 +101,8 @@ async def create_recording(
     ] = None,
 ) -> JSONResponse:
     """Store a recording sealed under its account's key. Nothing is stored on any error."""
-    device = await run_in_threadpool(
-        service.authenticate, credentials.credentials if credentials else None
+    uploader = await run_in_threadpool(
+        service.authenticate, credentials.credentials if credentials else None, idempotency_key
     )
     body = await _read_body(request, service.settings.limits.max_body_bytes)
     try:
@@ -117,11 +117,7 @@ async def create_recording(
     if parts["audio"].filename is None:
         raise ApiError(400, "invalid_field", "'audio' must be a file part", "audio")
     result = await run_in_threadpool(
-        service.ingest,
-        device,
-        bytes(parts["metadata"].data),
-        bytes(parts["audio"].data),
-        idempotency_key,
+        service.ingest, uploader, bytes(parts["metadata"].data), bytes(parts["audio"].data)
     )
     return JSONResponse(result.body, status_code=result.status_code)
 
@@ -138,10 +134,12 @@ async def current_device(
 ) -> DeviceProfile:
     """Lets a device (or `earmuff ingest`) learn the account and serial its token stands for."""
     token = credentials.credentials if credentials else None
-    device = await run_in_threadpool(service.authenticate, token)
-    name = await run_in_threadpool(service.first_name, device)
+    uploader = await run_in_threadpool(service.authenticate, token)
+    device = uploader.device
     return DeviceProfile(
-        account_id=device.account_external_id, device_serial=device.serial, first_name=name
+        account_id=device.account_external_id,
+        device_serial=device.serial,
+        first_name=uploader.first_name,
     )
 
 
