@@ -1,5 +1,5 @@
 """Audio as numpy arrays: decoding untrusted uploads and encoding what earmuff stores."""
 
-from earmuff.audio.codec import AudioError, DecodedAudio, decode_audio, encode_flac, sniff_format
+from earmuff.audio.codec import AudioError, DecodedAudio, decode_audio, encode_wav, sniff_format
 
-__all__ = ["AudioError", "DecodedAudio", "decode_audio", "encode_flac", "sniff_format"]
+__all__ = ["AudioError", "DecodedAudio", "decode_audio", "encode_wav", "sniff_format"]

@@ -66,18 +66,23 @@ def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
     if not data:
         raise AudioError("empty_audio", "the audio file is empty", status=400)
     fmt = sniff_format(data)
+    decoded: tuple[np.ndarray, int, int] | None = None
     if fmt == "wav":
-        _check_wav_chunks(data)
+        decoded = _decode_pcm16_wav(data, _read_wav_layout(data), limits)
     if fmt == "flac":
         _check_flac_has_frames(data)
-    try:
-        frames, rate, channels = _decode_with_libsndfile(data, limits)
-    except AudioError:
-        raise
-    except Exception as exc:
-        if fmt == "wav":
-            raise AudioError("undecodable_audio", f"the WAV file cannot be decoded: {exc}") from exc
-        frames, rate, channels = _decode_with_ffmpeg(data, fmt, limits)
+    if decoded is None:
+        try:
+            decoded = _decode_with_libsndfile(data, limits)
+        except AudioError:
+            raise
+        except Exception as exc:
+            if fmt == "wav":
+                raise AudioError(
+                    "undecodable_audio", f"the WAV file cannot be decoded: {exc}"
+                ) from exc
+            decoded = _decode_with_ffmpeg(data, fmt, limits)
+    frames, rate, channels = decoded
     if fmt == "flac":
         declared = _flac_declared_frames(data)
         if declared and len(frames) < declared:
@@ -99,16 +104,31 @@ def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
     )
 
 
-def encode_flac(samples: np.ndarray[Any, np.dtype[np.float32]], sample_rate: int) -> bytes:
-    """Mono 16-bit FLAC: lossless for what devices record, and read back by libsndfile.
+def encode_wav(samples: np.ndarray[Any, np.dtype[np.float32]], sample_rate: int) -> bytes:
+    """Mono 16-bit PCM WAV, the one form earmuff stores.
 
-    Samples are scaled by 2**15, the inverse of how 16-bit audio was decoded, so a 16-bit
-    upload is stored bit-exact; handing libsndfile int16 also skips its float path.
+    Samples are scaled by 2**15, the inverse of how 16-bit audio is decoded, so a 16-bit
+    upload is stored bit-exact. PCM rather than FLAC: encoding FLAC cost more CPU than
+    everything else an upload does, and the stored form is sealed and short-lived.
     """
-    buffer = io.BytesIO()
-    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
-    sf.write(buffer, pcm, sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        _WAVE_FORMAT_PCM,
+        1,
+        sample_rate,
+        2 * sample_rate,
+        2,
+        16,
+        b"data",
+        len(pcm),
+    )
+    return header + pcm
 
 
 def _check_limits(rate: int, channels: int, frames: int, limits: IngestLimits) -> None:
@@ -178,15 +198,36 @@ def _ffmpeg_chunks(container: Any, stream: Any, channels: int) -> Iterator[np.nd
         yield (array.astype(np.float32) / scale).astype(np.float32)
 
 
-def _check_wav_chunks(data: bytes) -> None:
-    """Refuse a WAV whose header promises more audio than the file holds."""
+_WAVE_FORMAT_PCM = 1
+
+
+@dataclass(frozen=True)
+class _WavLayout:
+    format_tag: int
+    channels: int
+    sample_rate: int
+    bits: int
+    block_align: int
+    data_offset: int
+    data_size: int
+
+
+def _read_wav_layout(data: bytes) -> _WavLayout | None:
+    """Walk the RIFF chunks; refuse a WAV whose header promises more audio than it holds.
+
+    Returns None for RF64 and for a ``fmt `` chunk this parser does not read, leaving
+    those to libsndfile.
+    """
     if data[:4] == b"RF64":
-        return
+        return None
     offset = 12
+    fmt: tuple[int, ...] | None = None
     while offset + 8 <= len(data):
         chunk_id = data[offset : offset + 4]
         (size,) = struct.unpack_from("<I", data, offset + 4)
         body = offset + 8
+        if chunk_id == b"fmt " and size >= 16 and body + 16 <= len(data):
+            fmt = struct.unpack_from("<HHIIHH", data, body)
         if chunk_id == b"data":
             if body + size > len(data):
                 raise AudioError(
@@ -194,9 +235,31 @@ def _check_wav_chunks(data: bytes) -> None:
                     f"the WAV header promises {size} bytes of audio but only "
                     f"{len(data) - body} are present",
                 )
-            return
+            if fmt is None:
+                return None
+            tag, channels, rate, _byte_rate, block_align, bits = fmt
+            return _WavLayout(tag, channels, rate, bits, block_align, body, size)
         offset = body + size + (size & 1)
     raise AudioError("undecodable_audio", "the WAV file has no data chunk")
+
+
+def _decode_pcm16_wav(
+    data: bytes, layout: _WavLayout | None, limits: IngestLimits
+) -> tuple[np.ndarray, int, int] | None:
+    """Plain 16-bit PCM, what devices send, read straight from the bytes.
+
+    Any other layout (float, 24-bit, extensible, a frame cut in half) returns None and
+    goes to libsndfile.
+    """
+    if layout is None or layout.format_tag != _WAVE_FORMAT_PCM or layout.bits != 16:
+        return None
+    channels = layout.channels
+    if channels < 1 or layout.block_align != 2 * channels or layout.data_size % (2 * channels):
+        return None
+    _check_limits(layout.sample_rate, channels, layout.data_size // (2 * channels), limits)
+    pcm = np.frombuffer(data, "<i2", count=layout.data_size // 2, offset=layout.data_offset)
+    frames = pcm.reshape(-1, channels).astype(np.float32) / np.float32(32768.0)
+    return frames, layout.sample_rate, channels
 
 
 def _check_flac_has_frames(data: bytes) -> None:

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import (
     AwareDatetime,
@@ -22,11 +22,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from earmuff.audio import AudioError, DecodedAudio, decode_audio, encode_flac
+from earmuff.audio import AudioError, DecodedAudio, decode_audio, encode_wav
 from earmuff.config import Settings
 from earmuff.store.accounts import (
     DeviceIdentity,
@@ -52,6 +52,11 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
 RETENTION_CHOICES = {"3m": 92, "18m": 548}
+
+_ACCOUNTS = cast(Table, Account.__table__)
+_RECORDINGS = cast(Table, Recording.__table__)
+_RECORDING_STAGES = cast(Table, RecordingStage.__table__)
+_IDEMPOTENCY_RECORDS = cast(Table, IdempotencyRecord.__table__)
 
 
 class IngestError(Exception):
@@ -122,7 +127,7 @@ class Uploader:
     first_name: str | None
     raw_retention: str
     idempotency_key: str | None
-    previous: IdempotencyRecord | None
+    previous: _StoredAnswer | None
     """The stored answer to an earlier request with the same Idempotency-Key, if any."""
 
 
@@ -155,22 +160,23 @@ class Ingestor:
             device = authenticate_device(session, token)
             if device is None:
                 raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
-            account = session.get(Account, device.account_id)
-            assert account is not None
-            try:
-                data_key = self.keyring.account_key(session, device.account_id)
-            except KeyDestroyed:
-                raise IngestError(
-                    403, "account_closed", "this device's account is being deleted"
-                ) from None
-            return Uploader(
-                device=device,
-                data_key=data_key,
-                first_name=open_first_name(data_key, account),
-                raw_retention=account.raw_retention,
-                idempotency_key=idempotency_key,
-                previous=_idempotency_record(session, device, idempotency_key),
+            previous = _idempotency_record(session, device, idempotency_key)
+        try:
+            data_key = self.keyring.unwrap(
+                device.account_id, device.wrapped_key, device.master_key_id
             )
+        except KeyDestroyed:
+            raise IngestError(
+                403, "account_closed", "this device's account is being deleted"
+            ) from None
+        return Uploader(
+            device=device,
+            data_key=data_key,
+            first_name=open_first_name(data_key, device.account_id, device.first_name_sealed),
+            raw_retention=device.raw_retention,
+            idempotency_key=idempotency_key,
+            previous=previous,
+        )
 
     def ingest(self, uploader: Uploader, metadata_json: bytes, audio: bytes) -> IngestResult:
         device = uploader.device
@@ -204,10 +210,10 @@ class Ingestor:
             decoded = decode_audio(audio, self.settings.limits)
         except AudioError as exc:
             raise IngestError(exc.status, exc.code, exc.message, "audio") from None
-        canonical = encode_flac(decoded.samples, decoded.sample_rate)
+        canonical = encode_wav(decoded.samples, decoded.sample_rate)
 
         recording_id = new_id()
-        blob_key = f"recordings/{recording_id}.flac"
+        blob_key = f"recordings/{recording_id}.wav"
         sealed = seal(uploader.data_key, canonical, blob_context(device.account_id, blob_key))
         self.blobs.put(blob_key, sealed)
         body = {
@@ -221,14 +227,15 @@ class Ingestor:
                 self._insert(session, uploader, metadata, decoded, recording_id, blob_key)
                 if uploader.idempotency_key is not None:
                     session.execute(
-                        insert(IdempotencyRecord).values(
-                            device_id=device.device_id,
-                            key=uploader.idempotency_key,
-                            request_sha256=fingerprint,
-                            status_code=201,
-                            response=body,
-                            created_at=utcnow(),
-                        )
+                        insert(_IDEMPOTENCY_RECORDS),
+                        {
+                            "device_id": device.device_id,
+                            "key": uploader.idempotency_key,
+                            "request_sha256": fingerprint,
+                            "status_code": 201,
+                            "response": body,
+                            "created_at": utcnow(),
+                        },
                     )
         except IntegrityError:
             self.blobs.delete(blob_key)
@@ -257,47 +264,47 @@ class Ingestor:
         recording_id: str,
         blob_key: str,
     ) -> None:
-        """Core inserts, not the ORM's unit of work: this runs once per upload."""
+        """Core statements with bound parameters, not the ORM: this runs once per upload,
+        and a statement whose values are parameters is compiled once and then cached.
+        """
         device = uploader.device
         if metadata.first_name != uploader.first_name:
+            sealed_name = seal_first_name(uploader.data_key, device.account_id, metadata.first_name)
             session.execute(
-                update(Account)
-                .where(Account.id == device.account_id)
-                .values(
-                    first_name_sealed=seal_first_name(
-                        uploader.data_key, device.account_id, metadata.first_name
-                    )
-                )
+                update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id")),
+                {"account_id": device.account_id, "first_name_sealed": sealed_name},
             )
         received_at = utcnow()
         session.execute(
-            insert(Recording).values(
-                id=recording_id,
-                account_id=device.account_id,
-                device_id=device.device_id,
-                device_recording_id=metadata.device_recording_id,
-                captured_at=metadata.captured_at,
-                received_at=received_at,
-                locale=metadata.locale,
-                wake_word=metadata.wake_word,
-                wake_confidence=metadata.wake_confidence,
-                duration_s=decoded.duration_s,
-                sample_rate=decoded.sample_rate,
-                channels_received=decoded.channels,
-                source_format=decoded.format,
-                blob_key=blob_key,
-                status="stored",
-                retention_until=self._retention_deadline(uploader.raw_retention, received_at),
-            )
+            insert(_RECORDINGS),
+            {
+                "id": recording_id,
+                "account_id": device.account_id,
+                "device_id": device.device_id,
+                "device_recording_id": metadata.device_recording_id,
+                "captured_at": metadata.captured_at,
+                "received_at": received_at,
+                "locale": metadata.locale,
+                "wake_word": metadata.wake_word,
+                "wake_confidence": metadata.wake_confidence,
+                "duration_s": decoded.duration_s,
+                "sample_rate": decoded.sample_rate,
+                "channels_received": decoded.channels,
+                "source_format": decoded.format,
+                "blob_key": blob_key,
+                "status": "stored",
+                "retention_until": self._retention_deadline(uploader.raw_retention, received_at),
+            },
         )
         session.execute(
-            insert(RecordingStage).values(
-                recording_id=recording_id,
-                stage="ingest",
-                status="done",
-                detail={},
-                updated_at=received_at,
-            )
+            insert(_RECORDING_STAGES),
+            {
+                "recording_id": recording_id,
+                "stage": "ingest",
+                "status": "done",
+                "detail": {},
+                "updated_at": received_at,
+            },
         )
 
     def _retention_deadline(self, choice: str, received_at: datetime) -> datetime | None:
@@ -307,15 +314,26 @@ class Ingestor:
         return received_at + timedelta(days=days)
 
 
+@dataclass(frozen=True)
+class _StoredAnswer:
+    request_sha256: str
+    response: dict[str, Any]
+
+
 def _idempotency_record(
     session: Session, device: DeviceIdentity, key: str | None
-) -> IdempotencyRecord | None:
+) -> _StoredAnswer | None:
     if key is None:
         return None
-    return session.get(IdempotencyRecord, (device.device_id, key))
+    row = session.execute(
+        select(IdempotencyRecord.request_sha256, IdempotencyRecord.response).where(
+            IdempotencyRecord.device_id == device.device_id, IdempotencyRecord.key == key
+        )
+    ).first()
+    return None if row is None else _StoredAnswer(row[0], row[1])
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> IngestResult:
+def _replay(record: _StoredAnswer, fingerprint: str) -> IngestResult:
     if record.request_sha256 != fingerprint:
         raise IngestError(
             422,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from earmuff.store.crypto import KeyRing, field_context, seal, unseal
-from earmuff.store.models import Account, ConsentSetting, Device
+from earmuff.store.models import Account, AccountKey, ConsentSetting, Device
 
 TOKEN_PREFIX = "emd_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
@@ -25,12 +25,16 @@ class RegistrationError(ValueError):
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """Who an authenticated upload comes from."""
+    """Who an authenticated upload comes from, with the account facts an upload needs."""
 
     device_id: str
     serial: str
     account_id: str
     account_external_id: str
+    first_name_sealed: bytes | None = field(default=None, repr=False)
+    raw_retention: str = "policy"
+    wrapped_key: bytes | None = field(default=None, repr=False)
+    master_key_id: str = ""
 
 
 def hash_token(token: str) -> str:
@@ -59,25 +63,25 @@ def get_or_create_account(
 def set_first_name(session: Session, keyring: KeyRing, account: Account, first_name: str) -> None:
     """Store the name sealed under the account key, so shredding the key forgets it too."""
     key = keyring.account_key(session, account.id)
-    if open_first_name(key, account) != first_name:
+    if open_first_name(key, account.id, account.first_name_sealed) != first_name:
         account.first_name_sealed = seal_first_name(key, account.id, first_name)
 
 
 def first_name(session: Session, keyring: KeyRing, account: Account) -> str | None:
     if account.first_name_sealed is None:
         return None
-    return open_first_name(keyring.account_key(session, account.id), account)
+    key = keyring.account_key(session, account.id)
+    return open_first_name(key, account.id, account.first_name_sealed)
 
 
 def seal_first_name(data_key: bytes, account_id: str, first_name: str) -> bytes:
     return seal(data_key, first_name.encode(), field_context("accounts", "first_name", account_id))
 
 
-def open_first_name(data_key: bytes, account: Account) -> str | None:
-    if account.first_name_sealed is None:
+def open_first_name(data_key: bytes, account_id: str, sealed: bytes | None) -> str | None:
+    if sealed is None:
         return None
-    context = field_context("accounts", "first_name", account.id)
-    return unseal(data_key, account.first_name_sealed, context).decode()
+    return unseal(data_key, sealed, field_context("accounts", "first_name", account_id)).decode()
 
 
 def register_device(
@@ -96,12 +100,25 @@ def register_device(
 
 
 def authenticate_device(session: Session, token: str) -> DeviceIdentity | None:
-    """The active device holding ``token``, or None for an unknown or revoked token."""
+    """The active device holding ``token``, or None for an unknown or revoked token.
+
+    One Core query, no ORM objects: it runs on every upload.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
     row = session.execute(
-        select(Device.id, Device.serial, Account.id, Account.external_id)
+        select(
+            Device.id,
+            Device.serial,
+            Account.id,
+            Account.external_id,
+            Account.first_name_sealed,
+            Account.raw_retention,
+            AccountKey.wrapped_key,
+            AccountKey.master_key_id,
+        )
         .join(Account, Account.id == Device.account_id)
+        .outerjoin(AccountKey, AccountKey.account_id == Account.id)
         .where(
             Device.token_hash == hash_token(token),
             Device.revoked_at.is_(None),
@@ -111,5 +128,12 @@ def authenticate_device(session: Session, token: str) -> DeviceIdentity | None:
     if row is None:
         return None
     return DeviceIdentity(
-        device_id=row[0], serial=row[1], account_id=row[2], account_external_id=row[3]
+        device_id=row[0],
+        serial=row[1],
+        account_id=row[2],
+        account_external_id=row[3],
+        first_name_sealed=row[4],
+        raw_retention=row[5],
+        wrapped_key=row[6],
+        master_key_id=row[7],
     )

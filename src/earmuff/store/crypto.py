@@ -126,11 +126,17 @@ class KeyRing:
 
     def account_key(self, session: Session, account_id: str) -> bytes:
         row = session.get(AccountKey, account_id)
-        if row is None or row.wrapped_key is None:
+        if row is None:
             raise KeyDestroyed(f"the data key of account {account_id} does not exist")
-        if row.master_key_id != self.master.key_id:
+        return self.unwrap(account_id, row.wrapped_key, row.master_key_id)
+
+    def unwrap(self, account_id: str, wrapped_key: bytes | None, master_key_id: str) -> bytes:
+        """The data key from its wrapped form, as read from ``account_keys``."""
+        if wrapped_key is None:
+            raise KeyDestroyed(f"the data key of account {account_id} does not exist")
+        if master_key_id != self.master.key_id:
             raise MasterKeyError("this account's key was wrapped by a different master key")
-        return unseal(self.master.key, row.wrapped_key, _wrap_context(account_id))
+        return unseal(self.master.key, wrapped_key, _wrap_context(account_id))
 
     def destroy_account_key(self, session: Session, account_id: str) -> None:
         """Forget the key. Irreversible: every blob sealed under it becomes noise."""
