@@ -182,9 +182,20 @@ def bare_app() -> FastAPI:
     return app
 
 
-def serve_bare(port: int) -> None:
+def serve_bare(port: int, workers: int) -> None:
     """Run the baseline exactly as ``earmuff serve`` runs earmuff."""
-    uvicorn.run(bare_app(), host=HOST, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(bare_app(), host=HOST, port=port, log_level="warning")
+        return
+    uvicorn.run(
+        f"{Path(__file__).stem}:bare_app",
+        factory=True,
+        app_dir=str(Path(__file__).parent),
+        workers=workers,
+        host=HOST,
+        port=port,
+        log_level="warning",
+    )
 
 
 def clean_env() -> dict[str, str]:
@@ -356,7 +367,15 @@ def bench_earmuff(scratch: Path, audio: AudioFactory, args: argparse.Namespace) 
     token = register_device(workspace)
     port = free_port()
     command = earmuff_cli(
-        "serve", "--workspace", str(workspace), "--host", HOST, "--port", str(port)
+        "serve",
+        "--workspace",
+        str(workspace),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
     )
     with running_server(command, port, scratch / "earmuff.log") as base_url:
         target = Target("earmuff", base_url, token)
@@ -365,7 +384,14 @@ def bench_earmuff(scratch: Path, audio: AudioFactory, args: argparse.Namespace) 
 
 def bench_bare(scratch: Path, audio: AudioFactory, args: argparse.Namespace) -> Measurement:
     port = free_port()
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve-bare",
+        str(port),
+        "--workers",
+        str(args.workers),
+    ]
     with running_server(command, port, scratch / "bare.log") as base_url:
         target = Target("bare", base_url, "not-checked")
         return asyncio.run(measure(target, audio, args.requests, args.warmup, args.concurrency))
@@ -434,6 +460,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0, help="audio length in seconds")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured uploads per server")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, the same for both servers"
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or args.seconds <= 0:
@@ -444,7 +473,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve_bare is not None:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.workers)
         return 0
     audio = AudioFactory(args.seconds, variants=args.warmup + args.requests)
     load = os.getloadavg()[0]

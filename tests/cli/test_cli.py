@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -14,7 +19,7 @@ from earmuff.config import Settings
 from earmuff.store import open_store
 from earmuff.store.models import Recording
 from earmuff.web import create_app
-from earmuff.web.server import BackgroundServer
+from earmuff.web.server import BackgroundServer, free_port
 from tests.audio_samples import encode, tone, wav
 
 runner = CliRunner()
@@ -151,3 +156,51 @@ def test_demo_never_wipes_a_folder_it_did_not_make(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--workspace", str(precious)])
     assert result.exit_code == 1
     assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_serve_with_two_workers_answers_on_one_port(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    token = add_device(workspace)
+    port = free_port()
+    command = [sys.executable, "-m", "earmuff.cli.main", "serve", "--workspace", str(workspace)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+            time.sleep(0.1)
+        me = httpx.get(f"{base}/v1/devices/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json() == {"account_id": "ACC-1", "device_serial": "SN-1", "first_name": "Jane"}
+        metadata = {
+            "account_id": "ACC-1",
+            "first_name": "Jane",
+            "device_serial": "SN-1",
+            "captured_at": "2026-11-20T10:00:00Z",
+            "locale": "en-US",
+            "wake_word": "alexa",
+        }
+        statuses = [
+            httpx.post(
+                f"{base}/v1/recordings",
+                headers={"Authorization": f"Bearer {token}"},
+                files={
+                    "metadata": (None, json.dumps(metadata), "application/json"),
+                    "audio": ("a.wav", wav(0.5, seed=i), "audio/wav"),
+                },
+            ).status_code
+            for i in range(6)
+        ]
+        assert statuses == [201] * 6
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

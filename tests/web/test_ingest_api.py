@@ -299,3 +299,21 @@ def test_a_revoked_device_can_no_longer_upload(
         for row in session.scalars(select(Device)):
             row.revoked_at = utcnow()
     assert_error(upload(client, device.token, device.metadata(), wav(1.0)), 401, "invalid_token")
+
+
+def test_a_new_first_name_from_the_device_replaces_the_stored_one_sealed(
+    client: TestClient, store: Store, device: RegisteredDevice
+) -> None:
+    from earmuff.store.accounts import first_name
+    from earmuff.store.models import Account
+
+    assert (
+        upload(client, device.token, device.metadata(first_name="Janet"), wav(1.0)).status_code
+        == 201
+    )
+    with store.db.transaction() as session:
+        account = session.scalars(select(Account)).one()
+        assert first_name(session, store.keyring, account) == "Janet"
+        assert b"Janet" not in (account.first_name_sealed or b"")
+    me = client.get("/v1/devices/me", headers={"Authorization": f"Bearer {device.token}"})
+    assert me.json()["first_name"] == "Janet"

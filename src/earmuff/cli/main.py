@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,13 +80,30 @@ def devices_add(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
     workspace: Workspace = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (OpenAPI at /openapi.json).
+
+    One process runs Python on one core at a time; ``--workers N`` runs N processes
+    sharing the port, each opening the same workspace.
+    """
     from earmuff.web import create_app
 
     settings = Settings.for_workspace(workspace)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    _store(settings.workspace).close()
+    os.environ["EARMUFF_WORKSPACE"] = str(settings.workspace)
+    uvicorn.run(
+        "earmuff.web.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 @app.command()
