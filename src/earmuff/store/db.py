@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "earmuff_read_only"
+WRITER_WAIT_S = 30
 
 
 def make_engine(url: str) -> Engine:
@@ -30,7 +33,7 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": WRITER_WAIT_S})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -39,7 +42,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={WRITER_WAIT_S * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -53,10 +56,10 @@ def make_engine(url: str) -> Engine:
 class Database:
     """One engine and its session factories; the app holds exactly one.
 
-    On SQLite, writers in this process queue on a lock instead of polling SQLite's
-    busy handler, whose sleeps (up to 100 ms each) would make the slowest requests
-    wait far longer than the work in front of them. Other processes still wait on
-    SQLite's own lock.
+    On SQLite, writers queue on a lock instead of polling SQLite's busy handler, whose
+    sleeps (up to 100 ms each) would make the slowest requests wait far longer than the
+    work in front of them: threads of one process on a mutex, processes sharing the
+    database file (``earmuff serve --workers``) on an advisory lock beside it.
     """
 
     def __init__(self, url: str) -> None:
@@ -66,9 +69,10 @@ class Database:
         self._read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.RLock() if self.dialect == "sqlite" else nullcontext()
-        )
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        database = self.engine.url.database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            self._write_lock = _WriterLock(Path(database + ".writelock"))
 
     @property
     def dialect(self) -> str:
@@ -95,6 +99,35 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _WriterLock:
+    """One writer at a time across threads and processes, waiting in a queue, not a poll.
+
+    A thread takes the process's mutex first, then the file lock that other processes
+    hold while they write; the kernel wakes the next process as soon as it is released.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if not self._mutex.acquire(timeout=WRITER_WAIT_S):
+            raise TimeoutError(f"no database write lock after {WRITER_WAIT_S} s")
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._mutex.release()
 
 
 def alembic_config(url: str) -> Config:
