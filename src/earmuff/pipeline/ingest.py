@@ -70,17 +70,14 @@ class IngestError(Exception):
         self.field = field
 
 
-Text = Field(min_length=1, max_length=128)
-
-
 class RecordingMetadata(BaseModel):
     """What a device says about a recording. Unknown fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    account_id: str = Text
+    account_id: str = Field(min_length=1, max_length=128)
     first_name: str = Field(min_length=1, max_length=100)
-    device_serial: str = Text
+    device_serial: str = Field(min_length=1, max_length=128)
     captured_at: AwareDatetime
     locale: str = Field(min_length=2, max_length=35)
     wake_word: str = Field(min_length=1, max_length=64)
