@@ -1,61 +1,78 @@
 """The deployment's policy file (TOML): the rules a privacy officer signs off.
 
 The policy is versioned: every review item records the version it was made under, so a
-later audit can tell which rules applied.
+later audit can tell which rules applied. Unknown keys are errors and values are checked
+strictly (no "30" for 30), so a typo cannot silently weaken a rule.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Literal
 
-T = TypeVar("T")
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 
 class PolicyError(ValueError):
     """The policy file is unreadable or names a rule earmuff does not know."""
 
 
-@dataclass(frozen=True)
-class RetentionPolicy:
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RetentionPolicy(_Rules):
     """How long each kind of data may live, in days."""
 
-    raw_recordings_days: int = 548
-    review_items_days: int = 183
-    false_wake_tombstones_days: int = 30
+    raw_recordings_days: PositiveInt = 548
+    review_items_days: PositiveInt = 183
+    false_wake_tombstones_days: PositiveInt = 30
 
 
-@dataclass(frozen=True)
-class Policy:
-    version: str = "default-1"
-    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+class ReviewPolicy(_Rules):
+    """Who may be reviewed, and how few.
+
+    ``opt-in`` reviews only accounts that said yes; ``opt-out`` reviews every account
+    that did not say no. Child profiles are never reviewed under either.
+    """
+
+    consent: Literal["opt-in", "opt-out"] = "opt-in"
+    sampling_rate: float = Field(default=0.005, ge=0.0, le=1.0, allow_inf_nan=False)
+    locale_sampling_rates: dict[str, float] = Field(default_factory=dict)
+    """Per-locale rates (stratification): a small locale can be sampled more densely."""
+    per_account_cap_30d: PositiveInt = 20
+
+    @field_validator("locale_sampling_rates")
+    @classmethod
+    def _rates_are_fractions(cls, rates: dict[str, float]) -> dict[str, float]:
+        for locale, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"the rate for {locale} must lie between 0 and 1")
+        return rates
+
+    def rate_for(self, locale: str) -> float:
+        return self.locale_sampling_rates.get(locale, self.sampling_rate)
+
+
+class Policy(_Rules):
+    version: str = Field(default="default-1", min_length=1)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
 
 
 def load_policy(path: Path) -> Policy:
-    """Read ``path``; unknown keys are errors, so a typo cannot silently weaken a rule."""
+    """Read and check ``path``; the error names the first rule at fault."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
-    retention = _section(data.pop("retention", {}), RetentionPolicy, "retention")
-    version = data.pop("version", Policy.version)
-    if data:
-        raise PolicyError(f"unknown policy keys in {path}: {sorted(data)}")
-    if not isinstance(version, str) or not version:
-        raise PolicyError("policy 'version' must be a non-empty string")
-    return Policy(version=version, retention=retention)
-
-
-def _section(raw: Any, cls: type[T], name: str) -> T:
-    if not isinstance(raw, dict):
-        raise PolicyError(f"policy [{name}] must be a table")
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = set(raw) - set(known)
-    if unknown:
-        raise PolicyError(f"unknown keys in policy [{name}]: {sorted(unknown)}")
-    for key, value in raw.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise PolicyError(f"policy [{name}] {key} must be a positive integer")
-    return cls(**raw)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            raise PolicyError(f"unknown policy key {where} in {path}") from None
+        raise PolicyError(f"policy {where}: {error['msg']} (in {path})") from None
