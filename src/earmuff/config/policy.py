@@ -30,7 +30,6 @@ class RetentionPolicy(_Rules):
     false_wake_tombstones_days: PositiveInt = 30
 
 
-
 class ReviewPolicy(_Rules):
     """Who may be reviewed, and how few.
 

@@ -146,6 +146,8 @@ class Recording(Base):
     blob_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="stored")
     retention_until: Mapped[datetime | None] = mapped_column(index=True)
+    sampled_at: Mapped[datetime | None] = mapped_column(index=True)
+    """Set once when the sampler picks the recording; counts against the account's cap."""
 
     stages: Mapped[list[RecordingStage]] = relationship(
         back_populates="recording", cascade="all, delete-orphan"

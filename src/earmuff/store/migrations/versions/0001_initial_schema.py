@@ -191,6 +191,7 @@ def upgrade() -> None:
         sa.Column("blob_key", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("retention_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sampled_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_recordings_account_id_accounts")
         ),
@@ -205,6 +206,7 @@ def upgrade() -> None:
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_recordings_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_recordings_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_recordings_sampled_at"), ["sampled_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_recordings_retention_until"), ["retention_until"], unique=False
         )
@@ -229,6 +231,7 @@ def downgrade() -> None:
     op.drop_table("recording_stages")
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recordings_retention_until"))
+        batch_op.drop_index(batch_op.f("ix_recordings_sampled_at"))
         batch_op.drop_index(batch_op.f("ix_recordings_device_id"))
         batch_op.drop_index(batch_op.f("ix_recordings_account_id"))
 

@@ -1,0 +1,35 @@
+"""Stage: may people listen to this recording at all?
+
+Under ``opt-in`` (the default) only an explicit yes admits a recording to sampling;
+under ``opt-out`` anything but an explicit no does. A child's profile, on the account
+or on the device, is never reviewed whatever the setting. A recording that is not
+admitted stays stored for the service, per retention, and is never sampled.
+"""
+
+from __future__ import annotations
+
+from earmuff.pipeline.stage import Outcome, Work
+from earmuff.store.models import Account, ConsentSetting, Device
+
+
+class ConsentStage:
+    name = "consent"
+
+    def run(self, work: Work) -> Outcome:
+        facts = work.facts
+        with work.store.db.read() as session:
+            account = session.get(Account, facts.account_id)
+            device = session.get(Device, facts.device_id)
+            setting = session.get(ConsentSetting, facts.account_id)
+        if account is None or device is None or account.deleted_at is not None:
+            return Outcome.stop("account_gone")
+        if account.is_child_profile or device.is_child_profile:
+            return Outcome.stop("child_profile")
+        mode = work.policy.review.consent
+        choice = setting.human_review if setting else "unset"
+        shown = setting.disclosure_version if setting else None
+        if mode == "opt-in" and choice != "granted":
+            return Outcome.stop("no_consent", mode=mode, choice=choice)
+        if mode == "opt-out" and choice == "withdrawn":
+            return Outcome.stop("opted_out", mode=mode, choice=choice)
+        return Outcome.go("consented", mode=mode, choice=choice, disclosure_version=shown)

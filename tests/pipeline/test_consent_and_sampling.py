@@ -1,0 +1,125 @@
+"""Consent admits a recording to sampling; sampling picks few, reproducibly, within caps."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from earmuff.config import Policy
+from earmuff.config.policy import ReviewPolicy
+from earmuff.pipeline.consent import ConsentStage
+from earmuff.pipeline.runner import PipelineRunner
+from earmuff.pipeline.sampling import SAMPLING_KEY_PURPOSE, SamplingStage, sampling_score
+from earmuff.store import Store
+from earmuff.store.models import Recording
+from tests.pipeline.conftest import Household
+
+
+def use_policy(store: Store, **review: object) -> None:
+    store.settings = dataclasses.replace(
+        store.settings, policy=Policy(review=ReviewPolicy.model_validate(review))
+    )
+
+
+def decisions(store: Store, household: Household, count: int = 1) -> list[list[str]]:
+    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    ids = [household.upload() for _ in range(count)]
+    return [[f"{r.stage}:{r.decision}" for r in runner.run(i)] for i in ids]
+
+
+def test_under_opt_in_no_answer_means_no_review(store: Store, household: Household) -> None:
+    assert decisions(store, household) == [["consent:no_consent"]]
+
+
+def test_under_opt_in_a_yes_admits_the_recording_to_sampling(
+    store: Store, household: Household
+) -> None:
+    use_policy(store, sampling_rate=1.0)
+    household.consent("granted")
+    assert decisions(store, household) == [["consent:consented", "sample:sampled"]]
+
+
+def test_withdrawn_consent_stops_review_in_either_mode(store: Store, household: Household) -> None:
+    household.consent("granted")
+    household.consent("withdrawn")
+    assert decisions(store, household) == [["consent:no_consent"]]
+    use_policy(store, consent="opt-out", sampling_rate=1.0)
+    assert decisions(store, household) == [["consent:opted_out"]]
+
+
+def test_under_opt_out_silence_admits_the_recording(store: Store, household: Household) -> None:
+    use_policy(store, consent="opt-out", sampling_rate=1.0)
+    assert decisions(store, household) == [["consent:consented", "sample:sampled"]]
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["child account", "child device"])
+def test_a_child_profile_is_never_reviewed_even_with_consent(
+    store: Store, household: Household, on_device: bool
+) -> None:
+    use_policy(store, consent="opt-out", sampling_rate=1.0)
+    household.consent("granted")
+    household.mark_child(on_device=on_device)
+    assert decisions(store, household) == [["consent:child_profile"]]
+
+
+def test_the_sampling_score_is_uniform_and_fixed_per_key_and_recording() -> None:
+    key = b"k" * 32
+    ids = [uuid.UUID(int=i).hex for i in range(20_000)]
+    scores = [sampling_score(key, i) for i in ids]
+    assert all(0 <= s < 1 for s in scores)
+    assert abs(sum(s < 0.3 for s in scores) / len(scores) - 0.3) < 0.015
+    assert sampling_score(key, ids[7]) == scores[7]
+    assert sampling_score(b"x" * 32, ids[7]) != scores[7]
+
+
+def test_each_decision_is_recorded_with_its_score_and_can_be_recomputed(
+    store: Store, household: Household
+) -> None:
+    use_policy(store, sampling_rate=0.5)
+    household.consent("granted")
+    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    key = store.keyring.master.derive(SAMPLING_KEY_PURPOSE)
+    for _ in range(12):
+        recording_id = household.upload()
+        report = runner.run(recording_id)[-1]
+        score = sampling_score(key, recording_id)
+        assert report.detail["score"] == round(score, 8)
+        assert report.decision == ("sampled" if score < 0.5 else "not_sampled")
+        assert runner.run(recording_id)[-1] == report, "running again decides the same"
+
+
+def test_a_locale_can_have_its_own_rate(store: Store, household: Household) -> None:
+    use_policy(store, sampling_rate=0.0, locale_sampling_rates={"de-DE": 1.0})
+    household.consent("granted")
+    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    german, english = household.upload(locale="de-DE"), household.upload(locale="en-US")
+    assert runner.run(german)[-1].decision == "sampled"
+    assert runner.run(english)[-1].decision == "not_sampled"
+
+
+def test_no_account_gives_more_than_its_cap_in_30_days(store: Store) -> None:
+    use_policy(store, sampling_rate=1.0, per_account_cap_30d=3)
+    chatty, quiet = Household(store, "ACC-1", "SN-1"), Household(store, "ACC-2", "SN-2")
+    chatty.consent("granted")
+    quiet.consent("granted")
+    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    outcomes = [runner.run(chatty.upload())[-1].decision for _ in range(5)]
+    assert outcomes == ["sampled"] * 3 + ["account_cap_reached"] * 2
+    assert runner.run(quiet.upload())[-1].decision == "sampled"
+
+
+def test_the_cap_holds_when_recordings_are_sampled_concurrently(store: Store) -> None:
+    use_policy(store, sampling_rate=1.0, per_account_cap_30d=3)
+    household = Household(store, "ACC-1", "SN-1")
+    household.consent("granted")
+    ids = [household.upload() for _ in range(10)]
+    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    with ThreadPoolExecutor(6) as pool:
+        finals = list(pool.map(lambda i: runner.run(i)[-1].decision, ids))
+    assert finals.count("sampled") == 3
+    with store.db.read() as session:
+        sampled = [session.get(Recording, i).sampled_at for i in ids]  # type: ignore[union-attr]
+    assert sum(s is not None for s in sampled) == 3
