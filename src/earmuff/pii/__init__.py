@@ -1,0 +1,14 @@
+"""PII in transcripts: detection, typed masks, and the audio spans to bleep."""
+
+from earmuff.pii.detector import Finding, ModelIntegrityError, PiiDetector
+from earmuff.pii.redact import Transcript, Word, audio_spans, mask
+
+__all__ = [
+    "Finding",
+    "ModelIntegrityError",
+    "PiiDetector",
+    "Transcript",
+    "Word",
+    "audio_spans",
+    "mask",
+]

