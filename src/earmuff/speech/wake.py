@@ -1,0 +1,159 @@
+"""Wake-word verification: did the recording really start with the wake word?
+
+Two independent checks, behind one small interface so either can be swapped:
+
+- ``OpenWakeWordDetector``: openWakeWord 0.5.1's bundled ``alexa`` ONNX model. Its
+  pretrained models are licensed CC BY-NC-SA 4.0 (non-commercial): a deployment that
+  may not accept that licence drops it and keeps the transcript check.
+- ``TranscriptWakeCheck``: any wake word, no licence strings attached: is the wake word
+  (or something within a letter or two of it) among the first words the recogniser
+  heard?
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Protocol
+
+import numpy as np
+
+from earmuff.speech.asr import Transcriber, to_16k
+from earmuff.speech.integrity import package_folder, verify_files
+
+OPENWAKEWORD_FILES = {
+    "melspectrogram.onnx": "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
+    "embedding_model.onnx": "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f",
+}
+OPENWAKEWORD_MODELS = {
+    "alexa": (
+        "alexa_v0.1.onnx",
+        "6ff566a01d12670e8d9e3c59da32651db1575d17272a601b7f8a39283dfbae3e",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WakeScore:
+    detector: str
+    score: float
+    """0-1; what counts as a wake is the caller's threshold."""
+    evidence: str = ""
+
+
+class WakeDetector(Protocol):
+    name: str
+
+    def supports(self, wake_word: str) -> bool: ...
+
+    def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore: ...
+
+
+@dataclass(frozen=True)
+class WakeVerdict:
+    is_wake: bool
+    scores: tuple[WakeScore, ...]
+
+
+class WakeVerifier:
+    """A recording is a real wake when any detector that knows its wake word says so.
+
+    Detectors fail differently (an acoustic model misses a mumbled "Alexa", the
+    recogniser mishears it), so either one's yes is enough, and the cheap one asks
+    first; a word no detector knows is checked by the transcript alone.
+    """
+
+    def __init__(self, detectors: list[WakeDetector], threshold: float = 0.5) -> None:
+        self.detectors = detectors
+        self.threshold = threshold
+
+    def verify(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeVerdict:
+        scores: list[WakeScore] = []
+        for detector in self.detectors:
+            if not detector.supports(wake_word):
+                continue
+            scores.append(detector.score(samples, sample_rate, wake_word))
+            if scores[-1].score >= self.threshold:
+                return WakeVerdict(True, tuple(scores))
+        return WakeVerdict(False, tuple(scores))
+
+
+class OpenWakeWordDetector:
+    """openWakeWord on ONNX Runtime (its TFLite path does not work with NumPy 2)."""
+
+    name = "openwakeword-0.5.1"
+
+    def __init__(self, wake_words: tuple[str, ...] = ("alexa",)) -> None:
+        from openwakeword.model import Model
+
+        folder = package_folder("openwakeword", "resources", "models")
+        features = verify_files(folder, OPENWAKEWORD_FILES)
+        chosen = {w: OPENWAKEWORD_MODELS[w] for w in wake_words if w in OPENWAKEWORD_MODELS}
+        models = verify_files(folder, {file: digest for file, digest in chosen.values()})
+        self._labels = {word: file.removesuffix(".onnx") for word, (file, _) in chosen.items()}
+        self._model = Model(
+            wakeword_models=[str(models[file]) for file, _ in chosen.values()],
+            inference_framework="onnx",
+            melspec_model_path=str(features["melspectrogram.onnx"]),
+            embedding_model_path=str(features["embedding_model.onnx"]),
+        )
+        self._lock = threading.Lock()
+
+    def supports(self, wake_word: str) -> bool:
+        return wake_word.lower() in self._labels
+
+    def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore:
+        """The highest frame score over the clip.
+
+        Two seconds of silence lead the clip, flushing what the streaming feature
+        buffers held from the previous clip, so every clip is scored alike.
+        """
+        label = self._labels[wake_word.lower()]
+        pcm = np.clip(to_16k(samples, sample_rate) * 32767, -32768, 32767).astype(np.int16)
+        with self._lock:
+            self._model.reset()
+            frames = self._model.predict_clip(pcm, padding=2)
+        best = max((float(frame[label]) for frame in frames), default=0.0)
+        return WakeScore(self.name, best)
+
+
+class TranscriptWakeCheck:
+    """Is the wake word among the first words heard? Works for any wake word."""
+
+    name = "transcript"
+
+    def __init__(self, transcriber: Transcriber, first_words: int = 4) -> None:
+        self.transcriber = transcriber
+        self.first_words = first_words
+
+    def supports(self, wake_word: str) -> bool:
+        return bool(wake_word.strip())
+
+    def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore:
+        heard = self.transcriber.transcribe(samples, sample_rate, max_seconds=3.0)
+        words = [_letters(w.text) for w in heard.words[: self.first_words]]
+        target = _letters(wake_word)
+        joined = [a + b for a, b in pairwise(words)]
+        match = any(_close(candidate, target) for candidate in [*words, *joined] if candidate)
+        return WakeScore(self.name, 1.0 if match else 0.0, heard.text)
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalpha())
+
+
+def _close(heard: str, target: str) -> bool:
+    """Within edit distance 1 for words up to five letters, 2 for longer ones."""
+    allowed = 1 if len(target) <= 5 else 2
+    return edit_distance(heard, target) <= allowed
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
