@@ -202,9 +202,9 @@ def test_rules_a_policy_file_leaves_out_keep_their_defaults(tmp_path: Path) -> N
             "[retention]\nraw_recording_days = 30\n",
             "unknown policy key retention.raw_recording_days",
         ),
-        ("[anonymization]\nstrength = 3\n", "unknown policy key anonymization"),
+        ("[anonymization]\nstrength = 3\n", r"unknown policy key anonymization\.strength"),
     ],
-    ids=["misspelt top-level key", "misspelt retention key", "unknown section"],
+    ids=["misspelt top-level key", "misspelt retention key", "unknown anonymization key"],
 )
 def test_an_unknown_key_is_refused_so_a_typo_cannot_weaken_a_rule(
     tmp_path: Path, body: str, message: str

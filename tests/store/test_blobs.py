@@ -171,3 +171,12 @@ def test_plain_lowercase_keys_with_folders_are_accepted(
     blobs.put(key, b"ok")
     assert blobs.get(key) == b"ok"
     assert list(blobs.keys()) == [key]
+
+
+def test_keys_can_be_listed_under_one_folder(tmp_path) -> None:
+    store = LocalFolderBlobStore(tmp_path / "blobs")
+    for key in ("derived/a/t.json", "derived/a/r.wav", "derived/ab/t.json", "recordings/a.wav"):
+        store.put(key, b"x")
+    assert list(store.keys(prefix="derived/a/")) == ["derived/a/r.wav", "derived/a/t.json"]
+    assert list(store.keys(prefix="derived/zz/")) == []
+    assert len(list(store.keys())) == 4

@@ -32,6 +32,7 @@ from earmuff.store.crypto import (
     unseal,
 )
 from earmuff.store.models import Account, AccountKey, Recording
+from earmuff.store.recordings import read_audio
 from tests.audio_samples import wav
 from tests.web.conftest import make_device, upload
 
@@ -228,9 +229,7 @@ def open_blob(store: Store, recording_id: str) -> bytes:
     with store.db.transaction() as session:
         recording = session.get(Recording, recording_id)
         assert recording is not None and recording.blob_key is not None
-        key = store.keyring.account_key(session, recording.account_id)
-        context = blob_context(recording.account_id, recording.blob_key)
-        return unseal(key, store.blobs.get(recording.blob_key), context)
+        return read_audio(session, store.keyring, store.blobs, recording)
 
 
 def account_id_of(store: Store, external_id: str) -> str:

@@ -29,8 +29,8 @@ from sqlalchemy import text
 
 from earmuff.config import Settings
 from earmuff.store import Store
-from earmuff.store.crypto import blob_context, unseal
 from earmuff.store.models import Base, Recording
+from earmuff.store.recordings import read_audio
 from tests.audio_samples import tone
 from tests.web.conftest import RegisteredDevice, make_device, upload
 
@@ -180,8 +180,7 @@ def canonical_of(store: Store, recording_id: str, sealed: bool = True) -> bytes:
         blob = store.blobs.get(recording.blob_key)
         if not sealed:
             return blob
-        key = store.keyring.account_key(session, recording.account_id)
-        return unseal(key, blob, blob_context(recording.account_id, recording.blob_key))
+        return read_audio(session, store.keyring, store.blobs, recording)
 
 
 def upload_recording(

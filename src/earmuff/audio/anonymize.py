@@ -24,7 +24,8 @@ Samples = np.ndarray[Any, np.dtype[np.float32]]
 
 
 class Anonymizer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
         """Return anonymized audio of the same length and rate."""

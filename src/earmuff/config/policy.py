@@ -55,10 +55,51 @@ class ReviewPolicy(_Rules):
         return self.locale_sampling_rates.get(locale, self.sampling_rate)
 
 
+class WakePolicy(_Rules):
+    """A recording must open with its wake word within ``check_seconds``."""
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
+    check_seconds: float = Field(default=3.0, gt=0.0, le=10.0, allow_inf_nan=False)
+    use_openwakeword: bool = True
+    """openWakeWord's models are CC BY-NC-SA; false leaves the transcript check alone."""
+
+
+class AsrPolicy(_Rules):
+    model: Literal["tiny.en", "base"] = "base"
+
+
+class PiiPolicy(_Rules):
+    types: tuple[str, ...] = (
+        "PERSON",
+        "PHONE_NUMBER",
+        "NUMBER",
+        "EMAIL_ADDRESS",
+        "STREET_ADDRESS",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "ORGANIZATION",
+        "NRP",
+    )
+    bleep_padding_s: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
+
+
+class AnonymizationPolicy(_Rules):
+    """McAdams coefficient drawn per item from [alpha_low, alpha_high]."""
+
+    method: Literal["mcadams"] = "mcadams"
+    alpha_low: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
+    alpha_high: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
+
+
 class Policy(_Rules):
     version: str = Field(default="default-1", min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    wake: WakePolicy = Field(default_factory=WakePolicy)
+    asr: AsrPolicy = Field(default_factory=AsrPolicy)
+    pii: PiiPolicy = Field(default_factory=PiiPolicy)
+    anonymization: AnonymizationPolicy = Field(default_factory=AnonymizationPolicy)
 
 
 def load_policy(path: Path) -> Policy:

@@ -45,6 +45,7 @@ from earmuff.store.models import (
     new_id,
     utcnow,
 )
+from earmuff.store.recordings import new_recording_key
 
 _LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -211,7 +212,8 @@ class Ingestor:
 
         recording_id = new_id()
         blob_key = f"recordings/{recording_id}.wav"
-        sealed = seal(uploader.data_key, canonical, blob_context(device.account_id, blob_key))
+        recording_key, key_sealed = new_recording_key(uploader.data_key, recording_id)
+        sealed = seal(recording_key, canonical, blob_context(device.account_id, blob_key))
         self.blobs.put(blob_key, sealed)
         body = {
             "recording_id": recording_id,
@@ -221,7 +223,9 @@ class Ingestor:
         }
         try:
             with self.db.transaction() as session:
-                self._insert(session, uploader, metadata, decoded, recording_id, blob_key)
+                self._insert(
+                    session, uploader, metadata, decoded, recording_id, blob_key, key_sealed
+                )
                 if uploader.idempotency_key is not None:
                     session.execute(
                         insert(_IDEMPOTENCY_RECORDS),
@@ -260,6 +264,7 @@ class Ingestor:
         decoded: DecodedAudio,
         recording_id: str,
         blob_key: str,
+        key_sealed: bytes,
     ) -> None:
         """Core statements with bound parameters, not the ORM: this runs once per upload,
         and a statement whose values are parameters is compiled once and then cached.
@@ -289,6 +294,7 @@ class Ingestor:
                 "channels_received": decoded.channels,
                 "source_format": decoded.format,
                 "blob_key": blob_key,
+                "key_sealed": key_sealed,
                 "status": "stored",
                 "retention_until": self._retention_deadline(uploader.raw_retention, received_at),
             },

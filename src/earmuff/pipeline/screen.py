@@ -8,9 +8,13 @@ categories or terms plug in as data, without touching the matcher.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from earmuff.pipeline.stage import Outcome, Work
+from earmuff.pipeline.transcribe import TRANSCRIPT
 
 LEXICON: Mapping[str, tuple[str, ...]] = {
     "self_harm": (
@@ -148,3 +152,23 @@ class SensitiveContentScreen:
 def _normalise(text: str) -> str:
     """Lower case, curly apostrophes straightened, runs of spaces collapsed."""
     return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+
+SCREEN = "screen.json"
+
+
+class ScreenStage:
+    """Stage: mark items for the safety-trained pool, with a content warning."""
+
+    name = "screen"
+
+    def __init__(self, screen: SensitiveContentScreen | None = None) -> None:
+        self.screen = screen or SensitiveContentScreen()
+
+    def run(self, work: Work) -> Outcome:
+        transcript = json.loads(work.load(TRANSCRIPT) or b"null")
+        if transcript is None:
+            raise LookupError("the transcript is missing: run the transcribe stage first")
+        result = self.screen.screen(transcript["text"])
+        work.save(SCREEN, json.dumps({"category": result.category}).encode())
+        return Outcome.go("sensitive" if result.sensitive else "ordinary", category=result.category)

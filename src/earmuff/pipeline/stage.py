@@ -18,6 +18,7 @@ from earmuff.store import Store
 from earmuff.store.blobs import BlobNotFound
 from earmuff.store.crypto import blob_context, seal, unseal
 from earmuff.store.models import Recording
+from earmuff.store.recordings import open_recording_key
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class RecordingFacts:
     sample_rate: int
     received_at: datetime
     blob_key: str | None
+    key_sealed: bytes | None
 
     @classmethod
     def of(cls, recording: Recording) -> RecordingFacts:
@@ -71,15 +73,21 @@ class RecordingFacts:
             sample_rate=recording.sample_rate,
             received_at=recording.received_at,
             blob_key=recording.blob_key,
+            key_sealed=recording.key_sealed,
         )
+
+
+def artifact_key(recording_id: str, name: str) -> str:
+    return f"derived/{recording_id}/{name}"
 
 
 class Work:
     """One recording passing through the pipeline, with its audio and sealed artifacts.
 
-    Artifacts (a transcript, word times, redacted audio) are sealed under the account's
+    Artifacts (a transcript, word times, redacted audio) are sealed under the recording's
     key before they reach the blob store, like the raw audio: nothing a stage produces
-    is ever written in plaintext, and shredding the account key shreds them too.
+    is ever written in plaintext, and shredding the recording's key or its account's
+    shreds them too.
     """
 
     def __init__(self, store: Store, facts: RecordingFacts) -> None:
@@ -92,8 +100,10 @@ class Work:
 
     @cached_property
     def _data_key(self) -> bytes:
+        """The recording's own key: artifacts die with the recording, or with the account."""
         with self.store.db.read() as session:
-            return self.store.keyring.account_key(session, self.facts.account_id)
+            account_key = self.store.keyring.account_key(session, self.facts.account_id)
+        return open_recording_key(account_key, self.facts.id, self.facts.key_sealed)
 
     @cached_property
     def audio(self) -> DecodedAudio:
@@ -115,7 +125,7 @@ class Work:
         return unseal(self._data_key, self.store.blobs.get(key), self._context(key))
 
     def _artifact_key(self, name: str) -> str:
-        return f"derived/{self.facts.id}/{name}"
+        return artifact_key(self.facts.id, name)
 
     def _context(self, key: str) -> bytes:
         return blob_context(self.facts.account_id, key)

@@ -21,7 +21,7 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
-    def keys(self) -> Iterator[str]: ...
+    def keys(self, prefix: str = "") -> Iterator[str]: ...
 
 
 class LocalFolderBlobStore:
@@ -72,7 +72,14 @@ class LocalFolderBlobStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def keys(self) -> Iterator[str]:
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                yield path.relative_to(self.root).as_posix()
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every stored key, or those under ``prefix`` (a folder such as "derived/abc/")."""
+        folder = self.root
+        if prefix:
+            folder = self._path(prefix.rstrip("/")) if prefix.endswith("/") else self.root
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and not path.name.startswith(".") and key.startswith(prefix):
+                yield key

@@ -144,6 +144,9 @@ class Recording(Base):
     channels_received: Mapped[int] = mapped_column(Integer)
     source_format: Mapped[str] = mapped_column(String(8))
     blob_key: Mapped[str | None] = mapped_column(String(200))
+    key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The recording's own data key, sealed under the account key. Clearing it deletes the
+    audio and everything derived from it, in every backup, without touching the account."""
     status: Mapped[str] = mapped_column(String(16), default="stored")
     retention_until: Mapped[datetime | None] = mapped_column(index=True)
     sampled_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -218,6 +221,9 @@ class ReviewItem(Base):
     policy_version: Mapped[str] = mapped_column(String(64))
     model_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     audio_blob_key: Mapped[str | None] = mapped_column(String(200))
+    key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The item's own data key, sealed under the review-items key (derived from the master
+    key): no account key is needed, so opening an item reveals nothing about its owner."""
     transcript_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     sensitive_category: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)

@@ -1,0 +1,39 @@
+"""Stage: the audio a reviewer will hear: PII bleeped, then the voice anonymized.
+
+Bleeping comes first so that the anonymizer's smearing in time cannot carry a trace of
+a masked word outside its tone. The coefficient is drawn per item from the operating
+system's randomness: two items of one speaker get two different voices.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from earmuff.audio import encode_wav
+from earmuff.audio.anonymize import Anonymizer
+from earmuff.audio.bleep import bleep
+from earmuff.pipeline.redact import REDACTION
+from earmuff.pipeline.stage import Outcome, Work
+
+REVIEW_AUDIO = "review.wav"
+
+
+class AnonymizeStage:
+    name = "anonymize"
+
+    def __init__(self, anonymizer: Anonymizer) -> None:
+        self.anonymizer = anonymizer
+
+    def run(self, work: Work) -> Outcome:
+        redaction = json.loads(work.load(REDACTION) or b"null")
+        if redaction is None:
+            raise LookupError("the redaction is missing: run the pii stage first")
+        audio = work.audio
+        spans = [tuple(span) for span in redaction["spans"]]
+        padding = work.policy.pii.bleep_padding_s
+        bleeped = bleep(audio.samples, audio.sample_rate, spans, pad_s=padding)
+        voice = self.anonymizer.anonymize(bleeped, audio.sample_rate, np.random.default_rng())
+        work.save(REVIEW_AUDIO, encode_wav(voice, audio.sample_rate))
+        return Outcome.go("anonymized", method=self.anonymizer.name, bleeped_spans=len(spans))

@@ -1,0 +1,84 @@
+"""The pipeline as configured: its models, loaded once per process, and its stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from earmuff.audio.anonymize import McAdamsAnonymizer
+from earmuff.config import Policy
+from earmuff.pii import PiiDetector
+from earmuff.pipeline.anonymize import AnonymizeStage
+from earmuff.pipeline.consent import ConsentStage
+from earmuff.pipeline.redact import PiiStage
+from earmuff.pipeline.review_item import ReviewItemStage
+from earmuff.pipeline.runner import PipelineRunner
+from earmuff.pipeline.sampling import SamplingStage
+from earmuff.pipeline.screen import ScreenStage
+from earmuff.pipeline.stage import Stage
+from earmuff.pipeline.transcribe import TranscribeStage
+from earmuff.pipeline.wake import WakeStage
+from earmuff.speech.asr import Transcriber
+from earmuff.speech.wake import (
+    OpenWakeWordDetector,
+    TranscriptWakeCheck,
+    WakeDetector,
+    WakeVerifier,
+)
+from earmuff.store import Store
+
+
+@dataclass
+class Models:
+    """The heavy parts, each loaded on first use and then shared by every recording."""
+
+    policy: Policy
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        return Transcriber(self.policy.asr.model)
+
+    @cached_property
+    def wake_transcriber(self) -> Transcriber:
+        """The smallest model suffices to hear a wake word in three seconds."""
+        if self.policy.asr.model == "tiny.en":
+            return self.transcriber
+        return Transcriber("tiny.en")
+
+    @cached_property
+    def wake_verifier(self) -> WakeVerifier:
+        detectors: list[WakeDetector] = []
+        if self.policy.wake.use_openwakeword:
+            detectors.append(OpenWakeWordDetector())
+        detectors.append(TranscriptWakeCheck(self.wake_transcriber))
+        return WakeVerifier(detectors, self.policy.wake.threshold)
+
+    @cached_property
+    def pii_detector(self) -> PiiDetector:
+        return PiiDetector(self.policy.pii.types)
+
+    def versions(self) -> dict[str, str]:
+        return {
+            "asr": self.transcriber.version,
+            "pii": "presidio-analyzer 2.2.366 + en_core_web_sm 3.8.0 + earmuff recognizers",
+            "anonymization": self.policy.anonymization.method,
+        }
+
+
+def stages(models: Models) -> list[Stage]:
+    policy = models.policy
+    anonymization = policy.anonymization
+    return [
+        ConsentStage(),
+        WakeStage(models.wake_verifier),
+        SamplingStage(),
+        TranscribeStage(models.transcriber),
+        PiiStage(models.pii_detector),
+        AnonymizeStage(McAdamsAnonymizer(anonymization.alpha_low, anonymization.alpha_high)),
+        ScreenStage(),
+        ReviewItemStage(models.versions()),
+    ]
+
+
+def build_runner(store: Store, models: Models | None = None) -> PipelineRunner:
+    return PipelineRunner(store, stages(models or Models(store.settings.policy)))

@@ -1,0 +1,70 @@
+"""Stage: the review item, the only thing a reviewer ever receives.
+
+It carries a random id, the anonymized and bleeped audio, the masked transcript, the
+locale, a coarse duration, and the policy and model versions: no account, device,
+name or capture time. The link back to the recording goes into the sealed vault
+alone. Consent is checked once more, in the same transaction, as it may have been
+withdrawn while the recording was being processed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from earmuff.pipeline.anonymize import REVIEW_AUDIO
+from earmuff.pipeline.consent import consent_outcome
+from earmuff.pipeline.redact import REDACTION
+from earmuff.pipeline.screen import SCREEN
+from earmuff.pipeline.stage import Outcome, Work
+from earmuff.store.models import Recording, utcnow
+from earmuff.store.review_items import NewReviewItem, write_review_audio
+from earmuff.store.vault import deposit
+
+
+class ReviewItemStage:
+    name = "review_item"
+
+    def __init__(self, model_versions: dict[str, Any]) -> None:
+        self.model_versions = model_versions
+
+    def run(self, work: Work) -> Outcome:
+        audio = work.load(REVIEW_AUDIO)
+        redaction = json.loads(work.load(REDACTION) or b"null")
+        screen = json.loads(work.load(SCREEN) or b"null")
+        if audio is None or redaction is None or screen is None:
+            raise LookupError("the anonymize, pii and screen stages must run first")
+        store, facts, policy = work.store, work.facts, work.policy
+        item = write_review_audio(
+            store.keyring,
+            store.blobs,
+            NewReviewItem(
+                audio_wav=audio,
+                masked_transcript=redaction["masked_text"],
+                locale=facts.locale,
+                duration_s=facts.duration_s,
+                policy_version=policy.version,
+                model_versions=self.model_versions,
+                sensitive_category=screen["category"],
+                expires_at=utcnow() + timedelta(days=policy.retention.review_items_days),
+            ),
+        )
+        with store.db.transaction() as session:
+            recording = session.get(Recording, facts.id)
+            consent = consent_outcome(session, policy, facts.account_id, facts.device_id)
+            if recording is None or recording.status == "in_review" or not consent.proceed:
+                created = False
+            else:
+                session.add(item)
+                session.flush()
+                deposit(session, store.keyring, item.id, facts.id)
+                recording.status = "in_review"
+                created = True
+        if not created:
+            if item.audio_blob_key:
+                store.blobs.delete(item.audio_blob_key)
+            if not consent.proceed:
+                return Outcome.stop(f"withdrawn_before_review:{consent.decision}")
+            return Outcome.go("already_queued")
+        return Outcome.go("queued", sensitive=screen["category"] is not None)
