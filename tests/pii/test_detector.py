@@ -82,3 +82,15 @@ def test_masked_words_map_to_their_times_for_the_bleep(detector: PiiDetector) ->
     findings = detector.detect(transcript.text, known_names=["Jane"])
     assert mask(transcript.text, findings) == "Please ring [PERSON] at [PHONE_NUMBER]."
     assert audio_spans(transcript, findings) == [(0.35, 0.7), (0.9, 2.6)]
+
+
+def test_a_capitalised_word_the_recogniser_does_not_know_is_taken_for_a_name() -> None:
+    from earmuff.speech.asr import common_words
+
+    detector = PiiDetector(common_words=common_words("tiny.en"))
+    for text, masked in [
+        ("Alexa Vedanka Puska", "Alexa [PERSON]"),
+        ("Paul Gagne", "[PERSON]"),
+        ("Alexa, what's the weather in the Kitchen?", "Alexa, what's the weather in the Kitchen?"),
+    ]:
+        assert mask(text, detector.detect(text, wake_words=["alexa"])) == masked

@@ -17,10 +17,14 @@ from sqlalchemy import func, select
 from earmuff.audit import record, verify
 from earmuff.cli.samples import Sample, demo_samples
 from earmuff.config import Settings
+from earmuff.pipeline.build import build_runner
+from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import register_device
+from earmuff.store.consent import record_consent
 from earmuff.store.crypto import FORMAT
-from earmuff.store.models import Recording
+from earmuff.store.models import Account, Recording, RecordingStage, ReviewItem
+from earmuff.store.review_items import read_review_transcript
 from earmuff.web import create_app
 from earmuff.web.server import BackgroundServer
 
@@ -37,29 +41,65 @@ class DemoError(RuntimeError):
     """The demo cannot run as asked (for example, the workspace holds other data)."""
 
 
+DEMO_POLICY = """\
+# The demo samples every consenting recording so that each one shows the whole pipeline;
+# a real deployment samples a fraction of one per cent (review.sampling_rate).
+version = "demo-1"
+
+[review]
+consent = "opt-in"
+sampling_rate = 1.0
+"""
+
+
 def run_demo(workspace: Path | None, port: int, console: Console) -> None:
     root = _fresh_workspace(
         workspace or Path(os.environ.get("EARMUFF_WORKSPACE") or DEFAULT_DEMO_WORKSPACE)
     )
+    (root / "policy.toml").write_text(DEMO_POLICY, encoding="utf-8")
     store = open_store(Settings.for_workspace(root))
     console.rule("[bold]earmuff demo")
     console.print(f"workspace {root} (SQLite database, local blob folder, in-process pipeline)")
 
     tokens = _register_households(store, console)
+    _record_consent(store, tokens, console)
     corpus = Path(os.environ.get("EARMUFF_CORPUS") or Path("..") / "shared" / "data")
     samples, source = demo_samples(corpus if corpus.is_dir() else None)
     console.print(f"recordings: {len(samples)} clips of {source}")
 
-    with BackgroundServer(create_app(store=store), port) as base_url:
+    pipeline = InProcessPipeline(lambda: build_runner(store))
+    with BackgroundServer(create_app(store=store, pipeline=pipeline), port) as base_url:
         console.print(f"API listening on {base_url} (OpenAPI: {base_url}/docs)\n")
         with httpx.Client(base_url=base_url, timeout=60) as client:
-            _upload_all(client, samples, tokens, console)
+            uploaded = _upload_all(client, samples, tokens, console)
             _show_refusals(client, samples[0], tokens[0], console)
+        console.print("the pipeline is working through the recordings (models load once)…")
+        pipeline.wait_idle(timeout=900)
+    _show_pipeline(store, uploaded, console)
+    _show_review_items(store, console)
     _show_storage(store, console)
     store.close()
     console.print(
         f"\nRun it yourself: [bold]earmuff serve --workspace {root}[/bold], "
         "then open http://127.0.0.1:8000/docs"
+    )
+
+
+def _record_consent(
+    store: Store, households: list[tuple[str, str, str, str]], console: Console
+) -> None:
+    """The first two households said yes to human review; the third never answered."""
+    with store.db.transaction() as session:
+        for external_id, _name, _serial, _token in households[:2]:
+            account_id = session.scalar(
+                select(Account.id).where(Account.external_id == external_id)
+            )
+            assert account_id is not None
+            record_consent(session, account_id, "granted", "demo", "disclosure-1")
+    names = " and ".join(name for _, name, _, _ in households[:2])
+    console.print(
+        f"consent: {names} allowed human review; {households[2][1]} did not answer, "
+        "so under opt-in nobody will listen to her recordings\n"
     )
 
 
@@ -126,11 +166,12 @@ def _upload_all(
     samples: list[Sample],
     devices: list[tuple[str, str, str, str]],
     console: Console,
-) -> None:
+) -> list[tuple[str, str]]:
     table = Table(title="Uploads through POST /v1/recordings")
     for column in ("clip", "device", "answer", "recording id", "seconds", "Hz"):
         table.add_column(column)
     sent = []
+    uploaded: list[tuple[str, str]] = []
     for index, sample in enumerate(samples):
         device = devices[index % len(devices)]
         metadata = _metadata(device, index)
@@ -140,6 +181,7 @@ def _upload_all(
         body = response.json()
         if response.status_code == 201:
             answer = "201 stored"
+            uploaded.append((sample.name, body["recording_id"]))
             row = (body["recording_id"][:8], f"{body['duration_s']:.2f}", str(body["sample_rate"]))
         else:
             answer = f"{response.status_code} {body['error']['code']}"
@@ -152,6 +194,7 @@ def _upload_all(
         f"retry of {first.name} with the same Idempotency-Key: {retry.status_code}, "
         f"same recording {retry.json()['recording_id'][:8]}, nothing stored twice\n"
     )
+    return uploaded
 
 
 def _show_refusals(
@@ -183,6 +226,49 @@ def _show_refusals(
         error = response.json()["error"]
         table.add_row(label, str(response.status_code), error["code"], error["message"][:60])
     console.print(table)
+
+
+def _show_pipeline(store: Store, uploaded: list[tuple[str, str]], console: Console) -> None:
+    table = Table(title="What each pipeline stage decided")
+    for column in ("clip", "consent", "wake", "sample", "pii", "item"):
+        table.add_column(column)
+    with store.db.read() as session:
+        for name, recording_id in uploaded:
+            rows = session.scalars(
+                select(RecordingStage).where(RecordingStage.recording_id == recording_id)
+            )
+            decided = {row.stage: row.detail for row in rows}
+            found = decided.get("pii", {}).get("found")
+            pii = ", ".join(f"{k} x{v}" for k, v in found.items()) if found else ""
+            table.add_row(
+                name,
+                str(decided.get("consent", {}).get("decision", "")),
+                str(decided.get("wake", {}).get("decision", "")),
+                str(decided.get("sample", {}).get("decision", "")),
+                pii or ("none" if "pii" in decided else ""),
+                str(decided.get("review_item", {}).get("decision", "")),
+            )
+    console.print(table)
+
+
+def _show_review_items(store: Store, console: Console) -> None:
+    table = Table(title="Review items: all a reviewer will ever receive")
+    for column in ("review id", "locale", "length", "masked transcript", "warning"):
+        table.add_column(column)
+    with store.db.read() as session:
+        for item in session.scalars(select(ReviewItem).order_by(ReviewItem.created_at)):
+            table.add_row(
+                item.id[:12] + "…",
+                item.locale,
+                item.duration_bucket,
+                read_review_transcript(store.keyring, item),
+                item.sensitive_category or "",
+            )
+    console.print(table)
+    console.print(
+        "no account, device, name or capture time travels with an item; the link back "
+        "to the recording is sealed in the vault\n"
+    )
 
 
 def _show_storage(store: Store, console: Console) -> None:

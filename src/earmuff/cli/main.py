@@ -24,6 +24,10 @@ from earmuff.store.accounts import RegistrationError, register_device
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 devices = typer.Typer(no_args_is_help=True, help="Register the devices that may upload.")
 app.add_typer(devices, name="devices")
+pipeline_app = typer.Typer(no_args_is_help=True, help="Run the de-identification pipeline.")
+app.add_typer(pipeline_app, name="pipeline")
+accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
+app.add_typer(accounts_app, name="accounts")
 console = Console()
 
 Workspace = Annotated[
@@ -81,18 +85,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
+    pipeline: Annotated[
+        bool, typer.Option(help="Run the pipeline in-process (single worker only)")
+    ] = True,
     workspace: Workspace = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json).
 
     One process runs Python on one core at a time; ``--workers N`` runs N processes
-    sharing the port, each opening the same workspace.
+    sharing the port, each opening the same workspace. The in-process pipeline runs
+    with one worker; with more, run ``earmuff pipeline run`` beside them.
     """
+    from earmuff.pipeline.build import build_runner
+    from earmuff.pipeline.worker import InProcessPipeline
     from earmuff.web import create_app
 
     settings = Settings.for_workspace(workspace)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        store = open_store(settings)
+        worker = InProcessPipeline(lambda: build_runner(store)) if pipeline else None
+        uvicorn.run(
+            create_app(store=store, pipeline=worker), host=host, port=port, log_level="warning"
+        )
         return
     _store(settings.workspace).close()
     os.environ["EARMUFF_WORKSPACE"] = str(settings.workspace)
@@ -190,6 +204,63 @@ def upload_file(
             "audio": (path.name, data, "application/octet-stream"),
         },
     )
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    recording: Annotated[
+        str | None, typer.Option(help="One recording id (default: every unfinished one)")
+    ] = None,
+    workspace: Workspace = None,
+) -> None:
+    """Take recordings through the pipeline and print what each stage decided."""
+    from earmuff.pipeline.build import build_runner
+
+    store = _store(workspace)
+    try:
+        runner = build_runner(store)
+        ids = [recording] if recording else list(runner.pending())
+        for recording_id in ids:
+            try:
+                reports = runner.run(recording_id)
+            except KeyError:
+                console.print(f"[red]error:[/red] no recording {recording_id}")
+                raise typer.Exit(1) from None
+            steps = ", ".join(f"{r.stage}: {r.decision}" for r in reports)
+            console.print(f"{recording_id}  {steps}")
+        console.print(f"{len(ids)} recording(s) processed")
+    finally:
+        store.close()
+
+
+@accounts_app.command("consent")
+def accounts_consent(
+    account: Annotated[str, typer.Argument(help="The company's account number")],
+    grant: Annotated[bool, typer.Option("--grant/--withdraw", help="Allow or stop human review")],
+    disclosure: Annotated[str, typer.Option(help="Version of the text the owner was shown")] = (
+        "disclosure-1"
+    ),
+    workspace: Workspace = None,
+) -> None:
+    """Record an owner's choice about human review (the owner portal's switch, for operators)."""
+    from sqlalchemy import select
+
+    from earmuff.store.consent import Choice, record_consent
+    from earmuff.store.models import Account
+
+    store = _store(workspace)
+    try:
+        with store.db.transaction() as session:
+            account_id = session.scalar(select(Account.id).where(Account.external_id == account))
+            if account_id is None:
+                console.print(f"[red]error:[/red] no account {account}")
+                raise typer.Exit(1)
+            choice: Choice = "granted" if grant else "withdrawn"
+            record_consent(session, account_id, choice, "cli", disclosure)
+            record(session, "cli", f"consent.{choice}", f"account:{account_id}", {})
+    finally:
+        store.close()
+    console.print(f"account {account}: human review {'allowed' if grant else 'stopped'}")
 
 
 @app.command()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ctypes
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from earmuff.audio import decode_audio, encode_wav
+from earmuff.config import IngestLimits
+from earmuff.speech.asr import to_16k
 
 SYNTHESIZED_PHRASES = (
     "Alexa, what's the weather like tomorrow morning?",
@@ -43,24 +46,48 @@ def demo_samples(corpus: Path | None) -> tuple[list[Sample], str]:
 
 
 def corpus_samples(root: Path) -> list[Sample]:
-    """A few clips of each kind: wake words (FLAC), coffee orders (WAV), phone calls (mu-law)."""
-    wake_words = sorted((root / "alexa").glob("*.flac"))[:2]
-    if (root / LOST_SYNC_FLAC).exists():
-        wake_words.append(root / LOST_SYNC_FLAC)
+    """Real speech in the shapes a device sends.
+
+    A wake word followed by a request that holds PII is made by joining two real
+    recordings: someone saying "Alexa", then a caller giving a phone number or their
+    name. Clips without the wake word show the false-wake check at work.
+    """
+    alexa = sorted((root / "alexa").glob("*.flac"))
+    phone = sorted((root / "phone").glob("*.wav"))
+    names = sorted((root / "wuw" / "calls").glob("*/WUWII*_000.ulaw"))
     samples = [
-        Sample(f"alexa/{p.name}", p.read_bytes(), "someone saying the wake word")
-        for p in wake_words
+        Sample("alexa + phone number", _joined(alexa[0], phone[1]), "wake word, then digits"),
+        Sample("alexa + caller's name", _joined(alexa[1], names[0]), "wake word, then a name"),
     ]
-    labels = json.loads((root / "commands" / "labels.json").read_text(encoding="utf-8"))
-    for name in sorted(labels)[:3]:
-        slots = ", ".join(labels[name]["slots"].values())
-        audio = (root / "commands" / name).read_bytes()
-        samples.append(Sample(f"commands/{name[:8]}.wav", audio, f"order: {slots}"))
-    for call in sorted((root / "wuw" / "calls").iterdir())[:2]:
-        path = call / f"WUWII{call.name}_006.ulaw"
-        if path.exists():
-            samples.append(Sample(f"wuw/{path.name}", _ulaw_to_wav(path), "telephone speech"))
+    if (root / LOST_SYNC_FLAC).exists():
+        lost_sync = root / LOST_SYNC_FLAC
+        samples.append(Sample(f"alexa/{lost_sync.name}", lost_sync.read_bytes(), "lost-sync FLAC"))
+    command = sorted((root / "commands").glob("*.wav"))[0]
+    samples.append(Sample(f"commands/{command.name[:8]}.wav", command.read_bytes(), "no wake"))
+    session = sorted((root / "wuw" / "calls").iterdir())[1]
+    call = session / f"WUWII{session.name}_006.ulaw"
+    if call.exists():
+        samples.append(Sample(f"wuw/{call.name}", _ulaw_to_wav(call), "telephone, no wake"))
     return samples
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    if path.suffix == ".ulaw":
+        samples, rate = sf.read(
+            path, samplerate=8000, channels=1, format="RAW", subtype="ULAW", dtype="float32"
+        )
+        return samples, int(rate)
+    decoded = decode_audio(path.read_bytes(), IngestLimits())
+    return decoded.samples, decoded.sample_rate
+
+
+def _joined(*paths: Path) -> bytes:
+    """Recordings joined at 16 kHz with a short pause between them, as one WAV."""
+    pieces = []
+    for path in paths:
+        samples, rate = _read(path)
+        pieces += [to_16k(samples, rate), np.zeros(3200, dtype=np.float32)]
+    return encode_wav(np.concatenate(pieces), 16_000)
 
 
 def _ulaw_to_wav(path: Path) -> bytes:

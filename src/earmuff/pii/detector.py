@@ -11,6 +11,7 @@ to start.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from earmuff.pii.recognizers import (
+    RareCapitalizedWordRecognizer,
     SpokenEmailRecognizer,
     SpokenNumberRecognizer,
     StreetAddressRecognizer,
@@ -78,7 +80,13 @@ def verified_spacy_model() -> Path:
 class PiiDetector:
     """Loads the analyzer once; ``detect`` is then safe to call from many threads."""
 
-    def __init__(self, entities: Sequence[str] = DEFAULT_ENTITIES) -> None:
+    def __init__(
+        self,
+        entities: Sequence[str] = DEFAULT_ENTITIES,
+        common_words: frozenset[str] | None = None,
+    ) -> None:
+        """``common_words``: the recogniser's vocabulary; capitalised words outside it are
+        taken for names (see RareCapitalizedWordRecognizer)."""
         self.entities = list(entities)
         model = verified_spacy_model()
         engine = NlpEngineProvider(
@@ -93,11 +101,14 @@ class PiiDetector:
         # public suffix list over the network; the spoken one below covers written
         # addresses too.
         self.analyzer.registry.remove_recognizer("EmailRecognizer")
-        for recognizer in (
+        recognizers: list[EntityRecognizer] = [
             SpokenNumberRecognizer(),
             SpokenEmailRecognizer(),
             StreetAddressRecognizer(),
-        ):
+        ]
+        if common_words:
+            recognizers.append(RareCapitalizedWordRecognizer(common_words))
+        for recognizer in recognizers:
             self.analyzer.registry.add_recognizer(recognizer)
 
     def detect(
@@ -116,9 +127,7 @@ class PiiDetector:
         )
         wake = {w.strip().lower() for w in wake_words if w.strip()}
         kept = [
-            r
-            for r in results
-            if not (r.entity_type in NAME_LIKE and _is_wake_word(text[r.start : r.end], wake))
+            trimmed for r in results if (trimmed := _without_wake_words(text, r, wake)) is not None
         ]
         return [
             Finding(r.entity_type, r.start, r.end, text[r.start : r.end], round(r.score, 3))
@@ -126,9 +135,22 @@ class PiiDetector:
         ]
 
 
-def _is_wake_word(span: str, wake: set[str]) -> bool:
-    words = span.strip(" ,.!?").lower()
-    return bool(words) and all(part in wake for part in words.split())
+def _without_wake_words(
+    text: str, result: RecognizerResult, wake: set[str]
+) -> RecognizerResult | None:
+    """A name-like finding loses the wake words at its edges; one that is all wake words
+    is dropped ("Alexa Vedanka Puska" masks the name, never "Alexa")."""
+    if result.entity_type not in NAME_LIKE:
+        return result
+    words = list(re.finditer(r"[\w'-]+", text[result.start : result.end]))
+    while words and words[0].group().lower() in wake:
+        words.pop(0)
+    while words and words[-1].group().lower() in wake:
+        words.pop()
+    if not words:
+        return None
+    start, end = result.start + words[0].start(), result.start + words[-1].end()
+    return RecognizerResult(result.entity_type, start, end, result.score)
 
 
 def _without_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:

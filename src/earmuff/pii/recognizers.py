@@ -163,3 +163,58 @@ def known_names_recognizer(names: Sequence[str]) -> PatternRecognizer | None:
         deny_list=cleaned,
         deny_list_score=0.95,
     )
+
+
+_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+
+
+class RareCapitalizedWordRecognizer(EntityRecognizer):
+    """A capitalised word the recogniser's own vocabulary does not know is likely a name.
+
+    Whisper writes names with capitals, and spells rare surnames ("Kepuska",
+    "Schermerhorn") as pieces because no single token covers them; a common word
+    ("Weather", "Kitchen") is one token. A run of capitalised words around such a word is
+    taken whole, so "Paul Gagne" is masked, not just "Gagne". It errs towards masking:
+    a rare brand or place is hidden too, which costs a reviewer little.
+    """
+
+    def __init__(self, common_words: frozenset[str]) -> None:
+        self.common_words = common_words
+        super().__init__(supported_entities=["PERSON"], name="RareCapitalizedWordRecognizer")
+
+    def load(self) -> None:
+        """The vocabulary is given at construction."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        tokens = list(_NAME_TOKEN.finditer(text))
+        capitalised = [t.group()[0].isupper() for t in tokens]
+        results = []
+        index = 0
+        while index < len(tokens):
+            if not capitalised[index]:
+                index += 1
+                continue
+            end = index
+            while (
+                end + 1 < len(tokens)
+                and capitalised[end + 1]
+                and _adjacent(text, tokens[end], tokens[end + 1])
+            ):
+                end += 1
+            run = tokens[index : end + 1]
+            if any(self._rare(t.group()) for t in run):
+                results.append(RecognizerResult("PERSON", run[0].start(), run[-1].end(), 0.6))
+            index = end + 1
+        return results
+
+    def _rare(self, word: str) -> bool:
+        return len(word) > 2 and word.lower().strip("'-") not in self.common_words
+
+
+def _adjacent(text: str, left: re.Match[str], right: re.Match[str]) -> bool:
+    """Two words are one name only when nothing but spaces stands between them."""
+    return not text[left.end() : right.start()].strip()

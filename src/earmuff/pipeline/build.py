@@ -18,7 +18,7 @@ from earmuff.pipeline.screen import ScreenStage
 from earmuff.pipeline.stage import Stage
 from earmuff.pipeline.transcribe import TranscribeStage
 from earmuff.pipeline.wake import WakeStage
-from earmuff.speech.asr import Transcriber
+from earmuff.speech.asr import Transcriber, common_words
 from earmuff.speech.wake import (
     OpenWakeWordDetector,
     TranscriptWakeCheck,
@@ -55,7 +55,7 @@ class Models:
 
     @cached_property
     def pii_detector(self) -> PiiDetector:
-        return PiiDetector(self.policy.pii.types)
+        return PiiDetector(self.policy.pii.types, common_words(self.policy.asr.model))
 
     def versions(self) -> dict[str, str]:
         return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -137,11 +138,20 @@ class Ingestor:
     write after every check has passed.
     """
 
-    def __init__(self, settings: Settings, db: Database, blobs: BlobStore, keyring: KeyRing):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        blobs: BlobStore,
+        keyring: KeyRing,
+        on_stored: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.blobs = blobs
         self.keyring = keyring
+        self.on_stored = on_stored
+        """Told the id of every newly stored recording (the in-process pipeline's queue)."""
 
     def authenticate(self, token: str | None, idempotency_key: str | None = None) -> Uploader:
         """Check the token before the body is read, so strangers cannot make us read 10 MB."""
@@ -254,6 +264,8 @@ class Ingestor:
         except BaseException:
             self.blobs.delete(blob_key)
             raise
+        if self.on_stored is not None:
+            self.on_stored(recording_id)
         return IngestResult(201, body)
 
     def _insert(

@@ -146,6 +146,23 @@ def load_whisper(weights: WhisperWeights, cpu_threads: int = 2) -> Any:
         model_bin.close()
 
 
+def common_words(model: str = "base") -> frozenset[str]:
+    """Words the model's tokenizer spells as one token: the everyday vocabulary.
+
+    Read from the same pinned tokenizer.json the model loads (GPT-2 byte-level BPE,
+    where a leading "Ġ" marks a word start).
+    """
+    import json
+
+    weights = MODELS[model]
+    folder = package_folder(weights.package, weights.folder)
+    found = verify_files(folder, {"tokenizer.json": weights.files["tokenizer.json"]})
+    vocab = json.loads(found["tokenizer.json"].read_text(encoding="utf-8"))["model"]["vocab"]
+    return frozenset(
+        token[1:].lower() for token in vocab if token.startswith("Ġ") and token[1:].isalpha()
+    )
+
+
 def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Whisper hears 16 kHz; polyphase resampling keeps telephone audio clean."""
     if sample_rate == WHISPER_RATE:

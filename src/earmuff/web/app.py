@@ -10,18 +10,31 @@ from fastapi import FastAPI
 from earmuff import __version__
 from earmuff.config import Settings
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
+from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
 from earmuff.web import ingest
 from earmuff.web.errors import install_error_handlers
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app for ``settings`` (default: from the environment) or an open ``store``."""
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    pipeline: InProcessPipeline | None = None,
+) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment) or an open ``store``.
+
+    With ``pipeline``, every stored recording is handed to it, and it runs for the app's
+    lifetime; without, recordings wait for ``earmuff pipeline run``.
+    """
     store = store or open_store(settings or Settings.for_workspace())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if pipeline is not None:
+            pipeline.start()
         yield
+        if pipeline is not None:
+            pipeline.stop()
         store.close()
 
     app = FastAPI(
@@ -31,7 +44,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.store = store
-    app.state.ingestor = Ingestor(store.settings, store.db, store.blobs, store.keyring)
+    app.state.ingestor = Ingestor(
+        store.settings,
+        store.db,
+        store.blobs,
+        store.keyring,
+        on_stored=pipeline.submit if pipeline is not None else None,
+    )
     install_error_handlers(app)
     app.include_router(ingest.router)
 
