@@ -278,7 +278,7 @@ def _show_storage(store: Store, console: Console) -> None:
     blobs = list(store.blobs.keys())
     sealed = sum(store.blobs.get(key).startswith(FORMAT) for key in blobs)
     console.print(
-        f"stored: {count} recordings, {len(blobs)} blobs, {sealed} of them sealed with AES-256-GCM "
-        "under their account's own key; no plaintext audio on disk"
+        f"stored: {count} recordings; {len(blobs)} blobs (audio, sealed transcripts, review "
+        f"items), {sealed} of them sealed with AES-256-GCM; no plaintext audio or text on disk"
     )
     console.print(f"audit log: {events} events, hash chain verified")

@@ -19,9 +19,9 @@ from earmuff.config import IngestLimits
 from earmuff.speech.asr import to_16k
 
 SYNTHESIZED_PHRASES = (
-    "Alexa, what's the weather like tomorrow morning?",
-    "Alexa, set a timer for ten minutes.",
     "Alexa, call my sister Maria at five five five, two one nine, four four three seven.",
+    "Alexa, set a timer for ten minutes.",
+    "Alexa, what's the weather like tomorrow morning?",
     "Alexa, add oat milk and coffee beans to my shopping list.",
     "Alexa, play some quiet music in the kitchen.",
 )
@@ -102,7 +102,7 @@ def synthesized_samples() -> list[Sample]:
     synthesizer = EspeakSynthesizer()
     samples = []
     for index, phrase in enumerate(SYNTHESIZED_PHRASES):
-        audio, rate = synthesizer.speak(phrase, voice=("en-us", "en", "en-us+f3")[index % 3])
+        audio, rate = synthesizer.speak(phrase, voice="en")
         buffer = io.BytesIO()
         sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
         samples.append(Sample(f"espeak/{index}.wav", buffer.getvalue(), phrase))
@@ -142,7 +142,7 @@ class EspeakSynthesizer:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
 
-    def speak(self, text: str, voice: str = "en-us") -> tuple[np.ndarray, int]:
+    def speak(self, text: str, voice: str = "en") -> tuple[np.ndarray, int]:
         self._lib.espeak_SetVoiceByName(voice.encode())
         self._chunks = []
         encoded = text.encode() + b"\0"
