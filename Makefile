@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) earmuff-demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
