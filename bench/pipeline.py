@@ -45,7 +45,9 @@ TARGET_RATIO = 1.3
 def clips(corpus: Path, count: int) -> list[bytes]:
     alexa = sorted((corpus / "alexa").glob("*.flac"))
     speech = sorted((corpus / "wuw" / "calls").glob("*/WUWII*_00[6-9].ulaw"))
-    return [join_recordings(alexa[i % len(alexa)], speech[(7 * i) % len(speech)]) for i in range(count)]
+    return [
+        join_recordings(alexa[i % len(alexa)], speech[(7 * i) % len(speech)]) for i in range(count)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,8 +56,12 @@ def corpus_samples(root: Path) -> list[Sample]:
     phone = sorted((root / "phone").glob("*.wav"))
     names = sorted((root / "wuw" / "calls").glob("*/WUWII*_000.ulaw"))
     samples = [
-        Sample("alexa + phone number", join_recordings(alexa[0], phone[1]), "wake word, then digits"),
-        Sample("alexa + caller's name", join_recordings(alexa[1], names[0]), "wake word, then a name"),
+        Sample(
+            "alexa + phone number", join_recordings(alexa[0], phone[1]), "wake word, then digits"
+        ),
+        Sample(
+            "alexa + caller's name", join_recordings(alexa[1], names[0]), "wake word, then a name"
+        ),
     ]
     if (root / LOST_SYNC_FLAC).exists():
         lost_sync = root / LOST_SYNC_FLAC
