@@ -59,6 +59,18 @@ def test_a_crash_resumes_at_the_failed_stage_and_nothing_is_done_twice(
     assert calls == Counter(first=1, flaky=2, last=1)
 
 
+def test_a_recording_whose_last_stage_failed_is_still_pending(
+    store: Store, household: Household
+) -> None:
+    calls: Counter[str] = Counter()
+    runner = PipelineRunner(store, [Counting("first", Outcome.go("fine"), calls), FailsOnce(calls)])
+    recording_id = household.upload()
+    assert runner.run(recording_id)[-1].status == "failed"
+    assert list(runner.pending()) == [recording_id]
+    assert runner.run(recording_id)[-1].status == "done"
+    assert list(runner.pending()) == []
+
+
 def test_a_stop_ends_the_journey_for_good(store: Store, household: Household) -> None:
     calls: Counter[str] = Counter()
     runner = PipelineRunner(

@@ -76,7 +76,8 @@ class PipelineRunner:
         """Recordings some stage has not yet finished with, oldest first."""
         last = self.stages[-1].name if self.stages else "ingest"
         finished = select(RecordingStage.recording_id).where(
-            (RecordingStage.stage == last) | (RecordingStage.status == STOPPED)
+            ((RecordingStage.stage == last) & (RecordingStage.status == DONE))
+            | (RecordingStage.status == STOPPED)
         )
         with self.store.db.read() as session:
             ids = session.scalars(
