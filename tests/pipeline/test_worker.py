@@ -1,0 +1,58 @@
+"""The in-process pipeline: uploads are processed in the background, and a restart
+takes up what the previous run left unfinished."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi.testclient import TestClient
+
+from earmuff.pipeline.runner import PipelineRunner
+from earmuff.pipeline.stage import Outcome, Work
+from earmuff.pipeline.worker import InProcessPipeline
+from earmuff.store import Store
+from earmuff.web import create_app
+from tests.audio_samples import wav
+from tests.pipeline.conftest import Household
+from tests.web.conftest import upload
+
+
+class Marks:
+    name = "marks"
+
+    def __init__(self, seen: Counter[str]) -> None:
+        self.seen = seen
+
+    def run(self, work: Work) -> Outcome:
+        self.seen[work.facts.id] += 1
+        return Outcome.go("marked")
+
+
+def test_every_upload_is_handed_to_the_pipeline(store: Store, household: Household) -> None:
+    seen: Counter[str] = Counter()
+    pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))
+    with TestClient(create_app(store=store, pipeline=pipeline)) as client:
+        metadata = {
+            "account_id": household.external_id,
+            "first_name": "Jane",
+            "device_serial": household.serial,
+            "captured_at": "2026-11-20T10:00:00Z",
+            "locale": "en-US",
+            "wake_word": "alexa",
+        }
+        ids = [
+            upload(client, household.token, metadata, wav(0.3, seed=i)).json()["recording_id"]
+            for i in range(3)
+        ]
+        assert pipeline.wait_idle(timeout=30)
+    assert seen == Counter({recording_id: 1 for recording_id in ids})
+
+
+def test_a_restart_takes_up_what_was_left_unfinished(store: Store, household: Household) -> None:
+    left_over = [household.upload() for _ in range(2)]
+    seen: Counter[str] = Counter()
+    pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))
+    pipeline.start()
+    assert pipeline.wait_idle(timeout=30)
+    pipeline.stop()
+    assert seen == Counter({recording_id: 1 for recording_id in left_over})
