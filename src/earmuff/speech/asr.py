@@ -174,7 +174,12 @@ def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 class Transcriber:
     """Loads one Whisper model per instance; transcribe is serialised (CTranslate2 already
-    uses every thread it was given)."""
+    uses every thread it was given).
+
+    Whisper's temperature fallback is kept: at temperature 0 alone, telephone digit
+    strings fall into repetition loops ("8, 8, 8, ..."). Sampling makes a transcript
+    vary between runs, so the transcribe stage stores its first result and reuses it.
+    """
 
     def __init__(self, model: str = "base", cpu_threads: int = 2, beam_size: int = 5) -> None:
         if model not in MODELS:
