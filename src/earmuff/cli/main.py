@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from earmuff.audit import record
+from earmuff.cli import evaluate
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import RegistrationError, register_device
@@ -28,6 +29,7 @@ pipeline_app = typer.Typer(no_args_is_help=True, help="Run the de-identification
 app.add_typer(pipeline_app, name="pipeline")
 accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(evaluate.app, name="eval")
 console = Console()
 
 Workspace = Annotated[

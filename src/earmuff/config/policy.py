@@ -56,9 +56,14 @@ class ReviewPolicy(_Rules):
 
 
 class WakePolicy(_Rules):
-    """A recording must open with its wake word within ``check_seconds``."""
+    """A recording must open with its wake word within ``check_seconds``.
 
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
+    An acoustic score of ``strong`` or more confirms it; between ``weak`` and ``strong``
+    the transcript must agree (see speech/wake.py).
+    """
+
+    strong: float = Field(default=0.9, ge=0.0, le=1.0, allow_inf_nan=False)
+    weak: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
     check_seconds: float = Field(default=3.0, gt=0.0, le=10.0, allow_inf_nan=False)
     use_openwakeword: bool = True
     """openWakeWord's models are CC BY-NC-SA; false leaves the transcript check alone."""

@@ -21,8 +21,6 @@ from earmuff.pipeline.wake import WakeStage
 from earmuff.speech.asr import Transcriber, common_words
 from earmuff.speech.wake import (
     OpenWakeWordDetector,
-    TranscriptWakeCheck,
-    WakeDetector,
     WakeVerifier,
 )
 from earmuff.store import Store
@@ -47,11 +45,9 @@ class Models:
 
     @cached_property
     def wake_verifier(self) -> WakeVerifier:
-        detectors: list[WakeDetector] = []
-        if self.policy.wake.use_openwakeword:
-            detectors.append(OpenWakeWordDetector())
-        detectors.append(TranscriptWakeCheck(self.wake_transcriber))
-        return WakeVerifier(detectors, self.policy.wake.threshold)
+        wake = self.policy.wake
+        acoustic = OpenWakeWordDetector() if wake.use_openwakeword else None
+        return WakeVerifier(acoustic, self.wake_transcriber, wake.strong, wake.weak)
 
     @cached_property
     def pii_detector(self) -> PiiDetector:

@@ -193,7 +193,11 @@ class Transcriber:
         self._lock = threading.Lock()
 
     def transcribe(
-        self, samples: np.ndarray, sample_rate: int, max_seconds: float | None = None
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        max_seconds: float | None = None,
+        hotwords: str | None = None,
     ) -> Transcription:
         audio = to_16k(samples, sample_rate)
         if max_seconds is not None:
@@ -205,6 +209,7 @@ class Transcriber:
                 beam_size=self.beam_size,
                 word_timestamps=True,
                 condition_on_previous_text=False,
+                hotwords=hotwords,
             )
             words = tuple(
                 TimedWord(w.word, float(w.start), float(w.end), float(w.probability))

@@ -1,0 +1,261 @@
+"""``earmuff eval``: measure wake-word verification, ASR and PII redaction on real speech.
+
+Each command reads a JSON Lines manifest, runs the models the pipeline runs, prints a
+short summary and writes every figure (rates as fractions) to ``--json``. Models are
+imported inside the commands so that ``earmuff --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from earmuff.config import Policy
+from earmuff.evaluate.manifest import (
+    AudioLoadError,
+    ManifestEntry,
+    ManifestError,
+    default_root,
+    read_manifest,
+)
+from earmuff.evaluate.report import run_header, write_json
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Measure wake-word verification, ASR and PII redaction on a labelled manifest.",
+    pretty_exceptions_show_locals=False,
+)
+stderr = Console(stderr=True)
+DEFAULTS = Policy()
+LATEST_RESULTS = Path("earmuff-eval")
+"""Every run also writes its result here, as <task>.json, for `earmuff eval report`."""
+DEFAULT_MODEL = DEFAULTS.asr.model
+
+
+class AsrModel(StrEnum):
+    TINY_EN = "tiny.en"
+    BASE = "base"
+
+
+ManifestOption = Annotated[
+    Path,
+    typer.Option(
+        "--manifest", exists=True, dir_okay=False, readable=True, help="JSON Lines manifest"
+    ),
+]
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        exists=True,
+        file_okay=False,
+        help="Folder the audio paths are relative to (default: the manifest folder's parent)",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    Path | None, typer.Option("--json", help="Write every figure here", show_default=False)
+]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Only the first N matching clips")
+]
+FilterOption = Annotated[
+    str | None,
+    typer.Option("--filter", help="Only clips whose audio_filepath matches this regex"),
+]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="CPU threads for Whisper")]
+
+
+@app.command()
+def wake(
+    manifest: ManifestOption,
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: LimitOption = None,
+    pattern: FilterOption = None,
+    strong: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="openWakeWord score that is a wake alone")
+    ] = DEFAULTS.wake.strong,
+    weak: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Lowest score the transcript may confirm")
+    ] = DEFAULTS.wake.weak,
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="openWakeWord-alone reference threshold")
+    ] = 0.5,
+    asr_model: Annotated[
+        AsrModel, typer.Option(help="Whisper model of the transcript check")
+    ] = AsrModel.TINY_EN,
+    threads: ThreadsOption = 2,
+) -> None:
+    """Wake-word verification ("alexa"): miss and false-accept rates, fused and per detector."""
+    from earmuff.evaluate import wake as task
+
+    base, entries = _entries(manifest, root, ("label",), pattern, limit)
+    models = task.load_wake_models(strong, weak, asr_model.value, threads)
+    with _progress(len(entries), "wake") as advance, _audio_errors():
+        result = task.evaluate_wake(entries, models, advance, threshold)
+    options = {
+        "strong": strong,
+        "weak": weak,
+        "threshold": threshold,
+        "asr_model": asr_model.value,
+        "filter": pattern,
+    }
+    _finish("wake", manifest, base, options, result, json_out, task.summary_lines(result))
+
+
+@app.command()
+def asr(
+    manifest: ManifestOption,
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: LimitOption = None,
+    pattern: FilterOption = None,
+    model: Annotated[AsrModel, typer.Option(help="Whisper model")] = AsrModel(DEFAULT_MODEL),
+    threads: ThreadsOption = 2,
+) -> None:
+    """Speech recognition: word error rate against the manifest's transcripts, and speed."""
+    from earmuff.evaluate import asr as task
+    from earmuff.speech.asr import Transcriber
+
+    base, entries = _entries(manifest, root, ("text",), pattern, limit)
+    transcriber = Transcriber(model.value, cpu_threads=threads)
+    with _progress(len(entries), f"asr {model.value}") as advance, _audio_errors():
+        result = task.evaluate_asr(entries, transcriber, advance)
+    options = {"model": model.value, "filter": pattern}
+    _finish("asr", manifest, base, options, result, json_out, task.summary_lines(result))
+
+
+@app.command()
+def pii(
+    manifest: ManifestOption,
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: LimitOption = None,
+    pattern: FilterOption = None,
+    model: Annotated[AsrModel, typer.Option(help="Whisper model")] = AsrModel(DEFAULT_MODEL),
+    pad: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Seconds of bleep around each PII word")
+    ] = DEFAULTS.pii.bleep_padding_s,
+    threads: ThreadsOption = 2,
+) -> None:
+    """PII redaction: recall of the masked transcript, residue in the bleeped audio."""
+    from earmuff.evaluate import pii as task
+    from earmuff.pii import PiiDetector
+    from earmuff.speech.asr import Transcriber, common_words
+
+    base, entries = _entries(manifest, root, ("text", "pii"), pattern, limit)
+    detector = PiiDetector(DEFAULTS.pii.types, common_words(model.value))
+    models = task.PiiModels(Transcriber(model.value, cpu_threads=threads), detector)
+    with _progress(len(entries), f"pii {model.value}") as advance, _audio_errors():
+        result = task.evaluate_pii(entries, models, pad, advance)
+    options = {"model": model.value, "pad_s": pad, "filter": pattern}
+    _finish("pii", manifest, base, options, result, json_out, task.summary_lines(result))
+
+
+def _entries(
+    manifest: Path,
+    root: Path | None,
+    require: Iterable[str],
+    pattern: str | None,
+    limit: int | None,
+) -> tuple[Path, list[ManifestEntry]]:
+    """The clips to measure, or a clear message and exit code 2: nothing runs on a bad
+    manifest."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise typer.BadParameter(
+                f"not a regular expression: {exc}", param_hint="--filter"
+            ) from None
+    base = root if root is not None else default_root(manifest)
+    try:
+        entries = read_manifest(manifest, base, require, pattern, limit)
+    except ManifestError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if not entries:
+        stderr.print(f"[red]error:[/red] no clips in {manifest} match", highlight=False)
+        raise typer.Exit(2)
+    return base, entries
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+@contextmanager
+def _audio_errors() -> Iterator[None]:
+    try:
+        yield
+    except AudioLoadError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _finish(
+    task: str,
+    manifest: Path,
+    root: Path,
+    options: dict[str, Any],
+    result: dict[str, Any],
+    json_out: Path | None,
+    summary: list[str],
+) -> None:
+    for line in summary:
+        typer.echo(line)
+    record = {**run_header(task, manifest, root, options), **result}
+    latest = LATEST_RESULTS / f"{task}.json"
+    for path in dict.fromkeys(p for p in (json_out, latest) if p is not None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, record)
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def report(
+    results: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Result files (default: the latest of each task)", show_default=False),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="The HTML page to write")] = Path(
+        "earmuff-eval-report.html"
+    ),
+) -> None:
+    """Render results as one HTML page with plots (DET curves, WER and recall bars)."""
+    import json
+
+    from earmuff.evaluate.html_report import render_report
+
+    files = results or sorted(LATEST_RESULTS.glob("*.json"))
+    if not files:
+        stderr.print(f"no results: run an evaluation first (they are kept in {LATEST_RESULTS})")
+        raise typer.Exit(2)
+    loaded = [json.loads(path.read_text(encoding="utf-8")) for path in files]
+    typer.echo(f"wrote {render_report(loaded, out)} from {len(files)} result file(s)")

@@ -1,0 +1,144 @@
+"""``earmuff eval`` end to end on a handful of real clips (tiny.en, a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from earmuff.cli.evaluate import app
+
+runner = CliRunner()
+
+WAKE_CLIPS = [
+    ("alexa/0.flac", "wake", "alexa"),  # one of the FLACs libsndfile loses sync on
+    ("alexa/2.flac", "wake", "alexa"),
+    ("digits/0_george_0.wav", "other", "digits"),
+    ("wuw/calls/00000/WUWII00000_001.ulaw", "other", "wuw_wakeword_isolated"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run also keeps its result in ./earmuff-eval: keep that out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+def run(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def read(path: Path) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(path.read_text())
+    return payload
+
+
+def test_eval_wake_scores_each_detector_and_the_fusion(corpus: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "wake.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps(
+                {"audio_filepath": str(corpus / path), "duration": 1.0, "label": lab, "source": src}
+            )
+            + "\n"
+            for path, lab, src in WAKE_CLIPS
+        )
+    )
+    out = tmp_path / "out" / "wake.json"
+    result = run("wake", "--manifest", str(manifest), "--json", str(out), "--threshold", "0.5")
+    report = read(out)
+    assert (report["task"], report["n_wake"], report["n_other"]) == ("wake", 2, 2)
+    for key in ("miss_rate", "false_accept_rate", "rtf"):
+        assert 0.0 <= report[key] <= 1.0, key
+    assert set(report["detectors"]) == {"openwakeword", "transcript"}
+    assert report["missed"] == [], "two clear alexas"
+    assert report["false_accepts"] == []
+    assert set(report["by_source"]) == {"alexa", "digits", "wuw_wakeword_isolated"}
+    assert any(rule["rule"] == "transcript alone" for rule in report["rules"])
+    assert len(report["clips"]) == 4
+    assert "miss 0.0 %" in result.output
+
+
+def test_eval_asr_measures_word_errors_on_filtered_clips(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "asr.json"
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    run(
+        *("asr", "--manifest", str(manifest), "--json", str(out), "--model", "tiny.en"),
+        *("--filter", r"WUWII00000_0(0[6-9]|10)\.", "--limit", "2"),
+    )
+    report = read(out)
+    assert report["n"] == 2
+    assert report["root"] == str(corpus.resolve())
+    assert 0.0 <= report["wer"] < 0.5, "tiny.en hears these two clips well"
+    assert report["reference_words"] > 20
+    assert 0.0 < report["rtf"] < 1.0
+    assert [item["file"] for item in report["items"]] == [
+        "wuw/calls/00000/WUWII00000_006.ulaw",
+        "wuw/calls/00000/WUWII00000_007.ulaw",
+    ]
+
+
+def test_eval_pii_reports_recall_residue_and_misses(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pii.json"
+    manifest = corpus / "manifests" / "pii.jsonl"
+    run(
+        *("pii", "--manifest", str(manifest), "--json", str(out), "--model", "tiny.en"),
+        *("--filter", "WUWII00000_000|phone_george_00"),
+    )
+    report = read(out)
+    assert (report["n"], report["n_by_type"]) == (2, {"PERSON": 1, "PHONE_NUMBER": 1})
+    for key in ("recall", "residue_rate", "reference_recall", "asr_reveal_rate", "unbleeped_rate"):
+        assert set(report[key]) == {"overall", "PERSON", "PHONE_NUMBER"}, key
+        assert all(0.0 <= value <= 1.0 for value in report[key].values()), key
+    assert report["recall"]["PHONE_NUMBER"] == 1.0, "seven spoken digits are always masked"
+    assert set(report["misses"]) <= {"PERSON", "PHONE_NUMBER"}
+    phone = next(i for i in report["items"] if i["file"].startswith("phone/"))
+    assert "[PHONE_NUMBER]" in phone["masked"]
+    assert phone["bleeped_spans"]
+    assert 0.0 < report["rtf"] < 2.0
+
+
+def test_a_bad_manifest_stops_before_any_model_loads(tmp_path: Path) -> None:
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "x.wav", "duration": 1}) + "\n")
+    result = runner.invoke(app, ["asr", "--manifest", str(manifest), "--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "missing field(s) text" in result.output
+
+
+def test_a_bad_filter_or_one_matching_nothing_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "x.wav", "duration": 1, "text": ""}) + "\n")
+    bad = runner.invoke(app, ["asr", "--manifest", str(manifest), "--filter", "("])
+    assert bad.exit_code == 2
+    assert "not a regular expression" in bad.output
+    none = runner.invoke(app, ["asr", "--manifest", str(manifest), "--filter", "nothing"])
+    assert none.exit_code == 2
+    assert "no clips" in none.output
+
+
+@pytest.mark.parametrize("task", ["wake", "asr", "pii"])
+def test_every_task_has_help(task: str) -> None:
+    result = runner.invoke(app, [task, "--help"])
+    assert result.exit_code == 0
+    assert "--manifest" in result.output
+
+
+def test_report_renders_the_latest_result_of_each_task(corpus: Path, tmp_path: Path) -> None:
+    manifest = corpus / "manifests" / "wake.jsonl"
+    run("wake", "--manifest", str(manifest), "--limit", "3")
+    assert (tmp_path / "earmuff-eval" / "wake.json").is_file()
+    done = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
+    assert done.exit_code == 0, done.output
+    assert "Wake-word verification" in (tmp_path / "r.html").read_text()
+
+
+def test_report_without_results_says_what_to_do(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["report"])
+    assert done.exit_code == 2
+    assert "run an evaluation first" in done.output

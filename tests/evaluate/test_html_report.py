@@ -1,0 +1,50 @@
+"""The evaluation report: one self-contained page, each figure beside its target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from earmuff.evaluate.html_report import det_points, render_report
+
+
+def test_det_points_run_from_all_missed_to_all_accepted() -> None:
+    miss, false_accept = det_points([0.9, 0.8, 0.3], [0.5, 0.1])
+    assert miss[0] == 1.0 and false_accept[0] == 0.0
+    assert miss[-1] == 0.0 and false_accept[-1] == 1.0
+    assert np.all(np.diff(miss) <= 0) and np.all(np.diff(false_accept) >= 0)
+    assert np.isclose(miss[2], 1 / 3) and false_accept[2] == 0.0, "two targets above any other"
+
+
+def test_the_page_holds_each_section_its_plots_and_the_attribution(tmp_path: Path) -> None:
+    results = [
+        {
+            "task": "wake", "n_wake": 2, "n_other": 2, "miss_rate": 0.0,
+            "false_accept_rate": 0.5, "rtf": 0.02,
+            "rules": [{"rule": "openwakeword >= 0.5", "miss_rate": 0.0, "false_accept_rate": 0.5}],
+            "clips": [
+                {"label": "wake", "openwakeword": 0.9}, {"label": "wake", "openwakeword": 0.7},
+                {"label": "other", "openwakeword": 0.6}, {"label": "other", "openwakeword": 0.1},
+            ],
+        },
+        {"task": "asr", "model": "whisper-base (x)", "n": 3, "wer": 0.17, "rtf": 0.1},
+        {
+            "task": "pii", "n": 4, "model": "whisper-base",
+            "recall": {"PERSON": 0.9, "PHONE_NUMBER": 1.0},
+            "residue_rate": {"PERSON": 0.05, "PHONE_NUMBER": 0.0},
+            "targets": {"recall": {"PERSON": 0.85}, "residue_rate": {"PERSON": 0.1}},
+        },
+        {
+            "task": "anonymization", "n_speakers": 3, "n_utterances": 9, "method": "mcadams",
+            "eer_original": 0.07, "eer_ignorant": 0.4, "eer_lazy_informed": 0.36,
+            "eer_semi_informed": 0.3, "wer_original": 0.18, "wer_anonymized": 0.25,
+            "scores": {"lazy": {"target": [0.8, 0.7], "nontarget": [0.75, 0.2]}},
+        },
+    ]  # fmt: skip
+    page = render_report(results, tmp_path / "report.html").read_text()
+    for title in ("Wake-word verification", "Speech recognition", "PII", "Voice anonymization"):
+        assert title in page
+    assert page.count("data:image/png;base64,") == 6
+    assert "90.0 %" in page and "85.0 %" in page
+    assert "CC BY-SA 4.0" in page

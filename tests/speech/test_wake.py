@@ -1,0 +1,103 @@
+"""Wake-word verification: two levels, and real recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from earmuff.audio import decode_audio
+from earmuff.config import IngestLimits
+from earmuff.speech.asr import TimedWord, Transcriber, Transcription
+from earmuff.speech.wake import OpenWakeWordDetector, WakeScore, WakeVerifier, edit_distance
+
+
+class Acoustic:
+    name = "acoustic"
+
+    def __init__(self, score: float) -> None:
+        self.value = score
+
+    def supports(self, wake_word: str) -> bool:
+        return wake_word == "alexa"
+
+    def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore:
+        return WakeScore(self.name, self.value)
+
+
+class Hears:
+    """A stand-in recogniser that hears a fixed phrase, and notes whether it was nudged."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.hotwords: list[str | None] = []
+
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        rate: int,
+        max_seconds: float | None = None,
+        hotwords: str | None = None,
+    ) -> Transcription:
+        self.hotwords.append(hotwords)
+        words = tuple(TimedWord(w, 0.0, 0.1, 0.9) for w in self.text.split())
+        return Transcription(words, self.text, "stub")
+
+
+SILENCE = np.zeros(1600, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("score", "heard", "is_wake", "asked"),
+    [
+        (0.95, "nothing", True, False),
+        (0.5, "Alexa, play jazz", True, True),
+        (0.5, "Our legs are", False, True),
+        (0.05, "Alexa, play jazz", False, False),
+    ],
+)
+def test_a_middling_score_needs_the_transcript_to_agree(
+    score: float, heard: str, is_wake: bool, asked: bool
+) -> None:
+    recogniser = Hears(heard)
+    verifier = WakeVerifier(Acoustic(score), recogniser, strong=0.9, weak=0.1)  # type: ignore[arg-type]
+    assert verifier.verify(SILENCE, 16_000, "alexa").is_wake is is_wake
+    assert recogniser.hotwords == (["alexa"] if asked else [])
+
+
+def test_a_wake_word_the_acoustic_model_does_not_know_is_heard_without_a_nudge() -> None:
+    recogniser = Hears("Wildfire, what time is it")
+    verifier = WakeVerifier(Acoustic(0.0), recogniser)  # type: ignore[arg-type]
+    assert verifier.verify(SILENCE, 16_000, "wildfire").is_wake
+    assert recogniser.hotwords == [None]
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("alexa", "alexa") == 0
+    assert edit_distance("alexia", "alexa") == 1
+    assert edit_distance("", "abc") == 3
+
+
+def test_real_wake_words_score_high_and_coffee_orders_low(corpus: Path) -> None:
+    detector = OpenWakeWordDetector()
+    limits = IngestLimits()
+    wake = decode_audio((corpus / "alexa" / "0.flac").read_bytes(), limits)
+    order = decode_audio(sorted((corpus / "commands").glob("*.wav"))[0].read_bytes(), limits)
+    assert detector.score(wake.samples, wake.sample_rate, "alexa").score > 0.9
+    assert detector.score(order.samples, order.sample_rate, "alexa").score < 0.1
+    again = detector.score(wake.samples, wake.sample_rate, "alexa").score
+    assert again == detector.score(wake.samples, wake.sample_rate, "alexa").score
+
+
+def test_whisper_gives_words_with_times_on_telephone_speech(corpus: Path) -> None:
+    import soundfile as sf
+
+    path = corpus / "wuw" / "calls" / "00000" / "WUWII00000_006.ulaw"
+    samples, rate = sf.read(
+        path, samplerate=8000, channels=1, format="RAW", subtype="ULAW", dtype="float32"
+    )
+    heard = Transcriber("tiny.en").transcribe(samples, rate)
+    assert "operator" in heard.text.lower()
+    starts = [w.start_s for w in heard.words]
+    assert starts == sorted(starts) and heard.words[-1].end_s <= len(samples) / rate + 0.5
