@@ -142,3 +142,15 @@ def test_report_without_results_says_what_to_do(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["report"])
     assert done.exit_code == 2
     assert "run an evaluation first" in done.output
+
+
+def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
+    corpus: Path, tmp_path: Path
+) -> None:
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    run("anonymization", "--manifest", str(manifest), "--limit", "24", "--splits", "2")
+    result = read(tmp_path / "earmuff-eval" / "anonymization.json")
+    for key in ("eer_original", "eer_ignorant", "eer_lazy_informed", "wer_original", "rtf"):
+        assert result[key] is None or 0.0 <= result[key] <= 1.0 or key == "rtf"
+    assert result["task"] == "anonymization" and result["n_utterances"] == 24
+    assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"

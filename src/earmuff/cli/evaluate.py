@@ -37,7 +37,7 @@ from earmuff.evaluate.report import run_header, write_json
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Measure wake-word verification, ASR and PII redaction on a labelled manifest.",
+    help="Measure wake-word verification, ASR, PII redaction and voice anonymization.",
     pretty_exceptions_show_locals=False,
 )
 stderr = Console(stderr=True)
@@ -166,6 +166,49 @@ def pii(
         result = task.evaluate_pii(entries, models, pad, advance)
     options = {"model": model.value, "pad_s": pad, "filter": pattern}
     _finish("pii", manifest, base, options, result, json_out, task.summary_lines(result))
+
+
+@app.command()
+def anonymization(
+    manifest: ManifestOption,
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: LimitOption = None,
+    pattern: FilterOption = None,
+    alpha_low: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="Lowest McAdams coefficient drawn")
+    ] = DEFAULTS.anonymization.alpha_low,
+    alpha_high: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="Highest McAdams coefficient drawn")
+    ] = DEFAULTS.anonymization.alpha_high,
+    asr_model: Annotated[
+        AsrModel, typer.Option(help="Whisper model for the WER before and after")
+    ] = AsrModel.TINY_EN,
+    splits: Annotated[
+        int, typer.Option(min=1, help="Random speaker splits for the semi-informed attacker")
+    ] = 5,
+) -> None:
+    """Voice anonymization: speaker-verification EER against three attackers, and WER."""
+    from earmuff.audio.anonymize import McAdamsAnonymizer
+    from earmuff.evaluate import anonymization as task
+
+    if alpha_low > alpha_high:
+        raise typer.BadParameter("must not exceed --alpha-high", param_hint="--alpha-low")
+    base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
+    anonymizer = McAdamsAnonymizer(alpha_low, alpha_high)
+    with _progress(len(entries), "anonymization") as advance, _audio_errors():
+        result = task.evaluate_anonymization(
+            entries, anonymizer, asr_model=asr_model.value, splits=splits, progress=advance
+        )
+    options = {
+        "alpha_low": alpha_low,
+        "alpha_high": alpha_high,
+        "asr_model": asr_model.value,
+        "splits": splits,
+        "filter": pattern,
+    }
+    summary = task.summary_lines(result)
+    _finish("anonymization", manifest, base, options, result, json_out, summary)
 
 
 def _entries(

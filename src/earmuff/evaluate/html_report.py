@@ -184,7 +184,8 @@ def _anonymization(result: dict[str, Any]) -> str:
                 "speaker verification",
             )
         )
-    method = html.escape(str(result.get("method", "")))
+    anonymizer = result.get("anonymizer") or {"name": result.get("method", "")}
+    method = html.escape(str(anonymizer.get("name", "")))
     head = (
         f"<p>{result.get('n_speakers')} speakers, {result.get('n_utterances')} utterances, "
         f"method {method}</p>"

@@ -1,0 +1,544 @@
+"""Voice anonymization measured: can an attacker still tell who spoke, and can Whisper
+still hear what was said?
+
+Every clip is anonymized the way the pipeline does it (at the file's own rate, with
+the anonymizer's parameters drawn afresh for the clip), then attacked by a speaker
+verification system that is not part of earmuff: resemblyzer's d-vectors, compared
+by cosine. What the attacker knows follows the VoicePrivacy Challenge:
+
+- ignorant: enrolls a speaker on original recordings, hears anonymized ones;
+- lazy-informed: knows the anonymizer and runs it on its enrollment audio too, with
+  its own random parameters, so both sides are anonymized;
+- semi-informed: in addition learns, from anonymized speech of other speakers, which
+  directions of the embedding still carry identity (an LDA), and compares there.
+
+An equal error rate near 50 % means the attacker does no better than a coin. Beside
+the EER, the two criteria of the Article 29 Working Party's Opinion 05/2014 are
+measured with ``legal_eval`` (Vauquier et al., Interspeech 2025): linkability (is the
+right speaker the best match among N?) and singling out (does a predicate isolate one
+person?), because an EER can look safe while a clip still links to one of a few
+people. Utility is Whisper's word error rate on the same clips before and after.
+
+The protocol: a speaker with at least three clips is enrolled on the mean embedding of
+their first two (in manifest order); every other clip of every speaker is a trial
+against every enrolled speaker. Speakers with fewer clips are only ever impostors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from earmuff.audio.anonymize import Anonymizer, Samples
+from earmuff.evaluate.manifest import ManifestEntry, load_audio
+from earmuff.evaluate.report import Progress, percent, real_time_factor
+from earmuff.evaluate.text import EditCounts, align, normalise, word_error_rate
+from earmuff.speech.asr import to_16k
+from earmuff.speech.integrity import package_folder, verify_files
+
+if TYPE_CHECKING:
+    from earmuff.speech.asr import Transcriber
+
+Vector = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
+
+RESEMBLYZER_WEIGHTS = {
+    "pretrained.pt": "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+}
+ENROLLMENT_CLIPS = 2
+MIN_ATTACK_SECONDS = 0.5
+"""Below this much speech left by the attacker's VAD, it embeds the clip untrimmed."""
+WER_FILTER = r"_0(0[6-9]|10)\."
+"""WUW-II utterances 006-010: spontaneous sentences, the utility test of the issue."""
+LINKABILITY_SIZES = (2, 5, 10, 20)
+"""Candidate-set sizes N' shown besides the whole enrolled population."""
+SINGLING_OUT_SIZES = (5, 10, 20)
+TARGETS = {
+    "eer_ignorant": 0.35,
+    "eer_lazy_informed": 0.35,
+    "eer_semi_informed": 0.30,
+    "wer_rise": 0.08,
+}
+"""At least these EERs, at most this rise in WER (absolute)."""
+
+
+class SpeakerEncoder:
+    """The attacker's ears: resemblyzer's GE2E d-vectors (256 dimensions, unit length).
+
+    An outside model on purpose: an anonymizer tuned against one embedding could fool
+    that one alone. The weights are checked against a pinned digest before torch
+    reads them.
+    """
+
+    def __init__(self) -> None:
+        from resemblyzer import VoiceEncoder
+
+        found = verify_files(package_folder("resemblyzer"), RESEMBLYZER_WEIGHTS)
+        self._model = VoiceEncoder("cpu", verbose=False, weights_fpath=found["pretrained.pt"])
+        self.version = f"resemblyzer {version('resemblyzer')} (GE2E d-vector, cosine)"
+
+    def embed(self, samples: Samples, sample_rate: int) -> Vector:
+        """One clip's embedding, after resemblyzer's own loudness and silence handling."""
+        from resemblyzer import preprocess_wav
+
+        audio = to_16k(samples, sample_rate)
+        prepared = preprocess_wav(audio)
+        if len(prepared) < MIN_ATTACK_SECONDS * 16_000:
+            prepared = audio
+        embedding = np.asarray(self._model.embed_utterance(prepared), dtype=np.float64)
+        if not np.all(np.isfinite(embedding)):
+            raise ValueError("the speaker encoder returned a non-finite embedding")
+        return embedding
+
+
+@dataclass
+class EvaluationCache:
+    """What does not depend on the anonymizer: the models, and the original clips'
+    embeddings and transcripts. A sweep over anonymizers passes one cache to every run
+    so that models load once and the originals are heard once."""
+
+    threads: int = 2
+    encoder: SpeakerEncoder | None = None
+    transcribers: dict[str, Transcriber] = field(default_factory=dict)
+    embeddings: dict[str, Vector] = field(default_factory=dict)
+    transcripts: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def speaker_encoder(self) -> SpeakerEncoder:
+        if self.encoder is None:
+            self.encoder = SpeakerEncoder()
+        return self.encoder
+
+    def transcriber(self, model: str) -> Transcriber:
+        if model not in self.transcribers:
+            from earmuff.speech.asr import Transcriber
+
+            self.transcribers[model] = Transcriber(model, cpu_threads=self.threads)
+        return self.transcribers[model]
+
+    def original_embedding(self, key: str, samples: Samples, rate: int) -> Vector:
+        if key not in self.embeddings:
+            self.embeddings[key] = self.speaker_encoder().embed(samples, rate)
+        return self.embeddings[key]
+
+    def original_transcript(self, model: str, key: str, samples: Samples, rate: int) -> str:
+        if (model, key) not in self.transcripts:
+            self.transcripts[model, key] = self.transcriber(model).transcribe(samples, rate).text
+        return self.transcripts[model, key]
+
+
+def equal_error_rate(target_scores: npt.ArrayLike, nontarget_scores: npt.ArrayLike) -> float:
+    """Where the miss rate equals the false-accept rate, read off the ROC.
+
+    The ROC has one point per distinct threshold (tied scores move together, so the
+    result does not depend on how ties are ordered); the crossing is linearly
+    interpolated between the last point with fewer misses than false accepts and the
+    first with at least as many. 0 is perfect separation, 0.5 a coin, 1 scores that
+    point the wrong way.
+    """
+    target = np.asarray(target_scores, dtype=np.float64).ravel()
+    nontarget = np.asarray(nontarget_scores, dtype=np.float64).ravel()
+    if target.size == 0 or nontarget.size == 0:
+        raise ValueError("an EER needs both target and non-target scores")
+    scores = np.concatenate([target, nontarget])
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be finite")
+    is_target = np.concatenate([np.ones(target.size, bool), np.zeros(nontarget.size, bool)])
+    order = np.argsort(scores, kind="mergesort")
+    scores, is_target = scores[order], is_target[order]
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(scores)) + 1, [scores.size]])
+    rejected_targets = np.concatenate([[0], np.cumsum(is_target)])[cuts]
+    rejected_nontargets = np.concatenate([[0], np.cumsum(~is_target)])[cuts]
+    miss = rejected_targets / target.size
+    false_accept = 1.0 - rejected_nontargets / nontarget.size
+    gap = miss - false_accept  # -1 at the lowest threshold, +1 above the highest score
+    after = int(np.argmax(gap >= 0.0))
+    before = after - 1
+    weight = -gap[before] / (gap[after] - gap[before])
+    return float(miss[before] + weight * (miss[after] - miss[before]))
+
+
+@dataclass(frozen=True)
+class TrialDesign:
+    """Who is enrolled on which clips, and which clips are trials (indices into the
+    clip list, so one design serves original and anonymized embeddings alike)."""
+
+    speakers: tuple[str, ...]
+    enrollment: tuple[tuple[int, ...], ...]
+    trials: tuple[int, ...]
+    trial_speakers: tuple[str, ...]
+
+    def target_mask(self) -> npt.NDArray[np.bool_]:
+        """``[speaker, trial]`` is True where the trial is the enrolled speaker's own."""
+        mask: npt.NDArray[np.bool_] = (
+            np.array(self.speakers)[:, None] == np.array(self.trial_speakers)[None, :]
+        )
+        return mask
+
+
+def design_trials(speakers: Sequence[str], per_speaker: int = ENROLLMENT_CLIPS) -> TrialDesign:
+    """Enroll each speaker with more than ``per_speaker`` clips on their first clips;
+    every other clip is a trial. A speaker with too few clips to be both enrolled and
+    tested would add no target trial, so their clips serve as impostors instead."""
+    by_speaker: dict[str, list[int]] = {}
+    for index, speaker in enumerate(speakers):
+        by_speaker.setdefault(speaker, []).append(index)
+    enrolled = tuple(s for s, clips in by_speaker.items() if len(clips) > per_speaker)
+    enrollment = tuple(tuple(by_speaker[s][:per_speaker]) for s in enrolled)
+    used = {index for clips in enrollment for index in clips}
+    trials = tuple(index for index in range(len(speakers)) if index not in used)
+    return TrialDesign(enrolled, enrollment, trials, tuple(speakers[i] for i in trials))
+
+
+def unit_rows(vectors: npt.ArrayLike) -> Matrix:
+    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def enroll(embeddings: Matrix, design: TrialDesign) -> Matrix:
+    """Each enrolled speaker as the unit-length mean of their enrollment clips."""
+    return unit_rows(
+        [unit_rows(embeddings[list(clips)]).mean(axis=0) for clips in design.enrollment]
+    )
+
+
+def trial_scores(enrollment: Matrix, trials: Matrix) -> Matrix:
+    """Cosine of every trial against every enrolled speaker, ``[speaker, trial]``."""
+    return unit_rows(enrollment) @ unit_rows(trials).T
+
+
+def attack_eer(enroll_from: Matrix, trials_from: Matrix, design: TrialDesign) -> float | None:
+    """The attacker's EER when it enrolls on ``enroll_from`` and hears ``trials_from``
+    (both per clip, in clip order); None when the design has no target or no impostor."""
+    if not design.speakers:
+        return None
+    scores = trial_scores(enroll(enroll_from, design), trials_from[list(design.trials)])
+    mask = design.target_mask()
+    if not mask.any() or mask.all():
+        return None
+    return equal_error_rate(scores[mask], scores[~mask])
+
+
+def split_speakers(
+    design: TrialDesign, speakers: Sequence[str], train_fraction: float, rng: np.random.Generator
+) -> set[str]:
+    """The attacker's training speakers: ``train_fraction`` of the enrolled speakers and
+    of the others, drawn separately, so every split leaves enrolled speakers to test."""
+    enrolled = list(design.speakers)
+    others = list(dict.fromkeys(s for s in speakers if s not in set(enrolled)))
+    chosen: set[str] = set()
+    for group in (enrolled, others):
+        count = round(train_fraction * len(group))
+        chosen.update(group[i] for i in rng.permutation(len(group))[:count])
+    return chosen
+
+
+def semi_informed_eers(
+    anonymized: Matrix,
+    speakers: Sequence[str],
+    train_fraction: float = 0.5,
+    splits: int = 5,
+    seed: int = 0,
+) -> list[float]:
+    """The semi-informed attacker, once per random split of the speakers.
+
+    It fits an LDA (shrinkage covariance: a few dozen speakers against 256 dimensions)
+    on anonymized clips of its training speakers, so that the directions anonymization
+    scrambles are discounted and those that still separate speakers are kept, then
+    verifies the held-out speakers, enrollment and trials anonymized, by cosine in that
+    space. Splits whose held-out half has no target or no impostor trial are skipped.
+    """
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    design = design_trials(speakers)
+    eers = []
+    for split in range(splits):
+        train = split_speakers(
+            design, speakers, train_fraction, np.random.default_rng([seed, 1, split])
+        )
+        train_clips = [i for i, s in enumerate(speakers) if s in train]
+        test_clips = [i for i, s in enumerate(speakers) if s not in train]
+        if len({speakers[i] for i in train_clips}) < 2 or not test_clips:
+            continue
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+        lda.fit(anonymized[train_clips], [speakers[i] for i in train_clips])
+        projected = np.asarray(lda.transform(anonymized[test_clips]), dtype=np.float64)
+        held_out = design_trials([speakers[i] for i in test_clips])
+        eer = attack_eer(projected, projected, held_out)
+        if eer is not None:
+            eers.append(eer)
+    return eers
+
+
+def legal_metrics(
+    enroll_from: Matrix, trials_from: Matrix, design: TrialDesign, seed: int = 0
+) -> dict[str, Any]:
+    """Linkability and singling out (``legal_eval``) for single-clip trials (L = 1).
+
+    Linkability: how often a trial's own speaker scores highest among N' enrolled
+    speakers (chance 1/N'), exact rather than sampled. Singling out: how often a
+    predicate "cosine to this enrollment above a calibrated threshold" fires on exactly
+    one of N speakers' clips (chance exp(-1)); it needs two trials per speaker, one to
+    test and the rest to calibrate.
+    """
+    from legal_eval import linkability_sweep, singling_out_sweep
+    from legal_eval.io import ScoreMatrix
+
+    enrollment = enroll(enroll_from, design)
+    enrolled = set(design.speakers)
+    linked = [c for c, s in enumerate(design.trial_speakers) if s in enrolled]
+    result: dict[str, Any] = {"conversation_length": 1, "linkability": None, "singling_out": None}
+    if len(design.speakers) >= 2 and linked:
+        trials = trials_from[[design.trials[c] for c in linked]]
+        matrix = ScoreMatrix(
+            scores=trial_scores(enrollment, trials),
+            enroll_speakers=list(design.speakers),
+            test_speakers=[design.trial_speakers[c] for c in linked],
+            metadata={},
+        )
+        n = len(design.speakers)
+        sizes = sorted({*(s for s in LINKABILITY_SIZES if s < n), n})
+        curve = linkability_sweep(matrix, speaker_counts=sizes, estimator="exact", seed=seed)
+        result["linkability"] = _curve(curve.mean(), n, 1.0 / n)
+    spk2utt: dict[str, list[str]] = {}
+    for index, speaker in zip(design.trials, design.trial_speakers, strict=True):
+        if speaker in enrolled:
+            spk2utt.setdefault(speaker, []).append(str(index))
+    eligible = [s for s, clips in spk2utt.items() if len(clips) >= 2]
+    if len(eligible) >= 2:
+        n = len(eligible)
+        curve = singling_out_sweep(
+            dict(zip(design.speakers, enrollment, strict=True)),
+            {s: spk2utt[s] for s in eligible},
+            {str(i): trials_from[i] for i in design.trials},
+            conversation_length=1,
+            speaker_counts=sorted({*(s for s in SINGLING_OUT_SIZES if s < n), n}),
+            seed=seed,
+        )
+        result["singling_out"] = _curve(curve.mean(), n, math.exp(-1))
+    return result
+
+
+def _curve(means: dict[int, float], n: int, chance: float) -> dict[str, Any]:
+    return {
+        "n_speakers": n,
+        "value": round(means[n], 6),
+        "chance": round(chance, 6),
+        "by_n_speakers": {str(size): round(value, 6) for size, value in sorted(means.items())},
+    }
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip measured: both embeddings, the anonymizer's time, and the word errors
+    before and after (None when the clip is not in the WER set)."""
+
+    entry: ManifestEntry
+    speaker: str
+    original: Vector
+    anonymized: Vector
+    audio_seconds: float
+    anonymize_seconds: float
+    reference_words: int = 0
+    original_edits: EditCounts | None = None
+    anonymized_edits: EditCounts | None = None
+
+
+def measure_clip(
+    entry: ManifestEntry,
+    anonymizer: Anonymizer,
+    rng: np.random.Generator,
+    cache: EvaluationCache,
+    asr_model: str | None,
+) -> Clip:
+    """Anonymize one clip at its own rate, embed both versions, and transcribe both
+    when ``asr_model`` is given."""
+    if entry.speaker is None:
+        raise ValueError(f"{entry.audio_filepath}: the anonymization evaluation needs a speaker")
+    samples, rate = load_audio(entry.path)
+    started = time.perf_counter()
+    anonymized = anonymizer.anonymize(samples, rate, rng)
+    seconds = time.perf_counter() - started
+    key = str(entry.path)
+    clip = Clip(
+        entry=entry,
+        speaker=entry.speaker,
+        original=cache.original_embedding(key, samples, rate),
+        anonymized=cache.speaker_encoder().embed(anonymized, rate),
+        audio_seconds=len(samples) / rate,
+        anonymize_seconds=seconds,
+    )
+    if asr_model is None:
+        return clip
+    reference = normalise(entry.text or "")
+    heard = cache.original_transcript(asr_model, key, samples, rate)
+    heard_anonymized = cache.transcriber(asr_model).transcribe(anonymized, rate).text
+    return replace(
+        clip,
+        reference_words=len(reference),
+        original_edits=align(reference, normalise(heard)),
+        anonymized_edits=align(reference, normalise(heard_anonymized)),
+    )
+
+
+def evaluate_anonymization(
+    entries: Sequence[ManifestEntry],
+    anonymizer: Anonymizer,
+    *,
+    asr_model: str = "tiny.en",
+    wer_filter: str | None = WER_FILTER,
+    train_fraction: float = 0.5,
+    splits: int = 5,
+    seed: int = 0,
+    cache: EvaluationCache | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Measure ``anonymizer`` on the clips of ``entries`` (each with a ``speaker``; those
+    with a ``text`` whose path matches ``wer_filter`` are also transcribed; a None
+    filter transcribes every clip with a text). Returns one JSON-ready dict, rates as
+    fractions. ``seed`` fixes the anonymizer's draws and the attacker's splits."""
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError("train_fraction must be between 0 and 1")
+    if splits < 1:
+        raise ValueError("splits must be at least 1")
+    cache = cache if cache is not None else EvaluationCache()
+    wanted = re.compile(wer_filter) if wer_filter is not None else None
+    clips = []
+    for index, entry in enumerate(entries):
+        transcribe = entry.text is not None and (
+            wanted is None or wanted.search(entry.audio_filepath) is not None
+        )
+        rng = np.random.default_rng([seed, 0, index])
+        clips.append(measure_clip(entry, anonymizer, rng, cache, asr_model if transcribe else None))
+        if progress is not None:
+            progress()
+    return summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, seed)
+
+
+def summarise(
+    clips: Sequence[Clip],
+    anonymizer: Anonymizer,
+    cache: EvaluationCache,
+    asr_model: str,
+    wer_filter: str | None,
+    train_fraction: float,
+    splits: int,
+    seed: int,
+) -> dict[str, Any]:
+    speakers = [clip.speaker for clip in clips]
+    original = np.array([clip.original for clip in clips])
+    anonymized = np.array([clip.anonymized for clip in clips])
+    design = design_trials(speakers)
+    mask = design.target_mask()
+    semi = semi_informed_eers(anonymized, speakers, train_fraction, splits, seed)
+    audio = sum(clip.audio_seconds for clip in clips)
+    result: dict[str, Any] = {
+        "anonymizer": describe(anonymizer),
+        "attacker": cache.speaker_encoder().version,
+        "n_speakers": len(set(speakers)),
+        "n_enrolled_speakers": len(design.speakers),
+        "n_utterances": len(clips),
+        "n_target_trials": int(mask.sum()),
+        "n_nontarget_trials": int((~mask).sum()),
+        "audio_seconds": round(audio, 3),
+        "eer_original": _rounded(attack_eer(original, original, design)),
+        "eer_ignorant": _rounded(attack_eer(original, anonymized, design)),
+        "eer_lazy_informed": _rounded(attack_eer(anonymized, anonymized, design)),
+        "eer_semi_informed": _rounded(float(np.mean(semi)) if semi else None),
+        "semi_informed": {
+            "train_fraction": train_fraction,
+            "splits": splits,
+            "eer_by_split": [round(eer, 6) for eer in semi],
+        },
+        **word_errors(clips, asr_model, wer_filter),
+        "rtf": real_time_factor(sum(clip.anonymize_seconds for clip in clips), audio),
+        "legal": {
+            "lazy_informed": legal_metrics(anonymized, anonymized, design, seed),
+            "original": legal_metrics(original, original, design, seed),
+        },
+        "seed": seed,
+    }
+    result["targets"] = TARGETS
+    result["meets_targets"] = meets_targets(result)
+    return result
+
+
+def word_errors(clips: Sequence[Clip], asr_model: str, wer_filter: str | None) -> dict[str, Any]:
+    """Pooled WER (all errors over all reference words) before and after anonymization."""
+    heard = [clip for clip in clips if clip.original_edits is not None]
+    words = sum(clip.reference_words for clip in heard)
+    before = sum((clip.original_edits or EditCounts() for clip in heard), EditCounts())
+    after = sum((clip.anonymized_edits or EditCounts() for clip in heard), EditCounts())
+    wer_before = word_error_rate(before.errors, words)
+    wer_after = word_error_rate(after.errors, words)
+    rise = None if wer_before is None or wer_after is None else wer_after - wer_before
+    return {
+        "wer_original": _rounded(wer_before),
+        "wer_anonymized": _rounded(wer_after),
+        "wer_rise": _rounded(rise),
+        "wer": {
+            "model": asr_model,
+            "filter": wer_filter,
+            "n": len(heard),
+            "reference_words": words,
+            "original": asdict(before),
+            "anonymized": asdict(after),
+        },
+    }
+
+
+def meets_targets(result: dict[str, Any]) -> dict[str, bool | None]:
+    """Each target on its own: a missing figure (None) neither passes nor fails."""
+    verdicts: dict[str, bool | None] = {}
+    for key, target in TARGETS.items():
+        value = result.get(key)
+        if value is None:
+            verdicts[key] = None
+        else:
+            verdicts[key] = value <= target if key == "wer_rise" else value >= target
+    return verdicts
+
+
+def describe(anonymizer: Anonymizer) -> dict[str, Any]:
+    """The anonymizer's name and, for a dataclass, every setting: enough to rerun it."""
+    settings: dict[str, Any] = (
+        asdict(anonymizer) if is_dataclass(anonymizer) and not isinstance(anonymizer, type) else {}
+    )
+    return {"name": anonymizer.name, **settings}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """A few lines for a person: each attacker's EER and the WER against the targets."""
+    legal = result["legal"]["lazy_informed"]
+    link, single = legal["linkability"], legal["singling_out"]
+    lines = [
+        f"{result['anonymizer']['name']}: {result['n_utterances']} clips, "
+        f"{result['n_speakers']} speakers ({result['n_enrolled_speakers']} enrolled), "
+        f"RTF {result['rtf']}",
+        f"EER original {percent(result['eer_original'])}, ignorant "
+        f"{percent(result['eer_ignorant'])}, lazy-informed {percent(result['eer_lazy_informed'])}"
+        f", semi-informed {percent(result['eer_semi_informed'])}",
+        f"WER {percent(result['wer_original'])} -> {percent(result['wer_anonymized'])} "
+        f"over {result['wer']['n']} clips ({result['wer']['model']})",
+    ]
+    if link is not None and single is not None:
+        lines.append(
+            f"lazy-informed linkability {percent(link['value'])} among {link['n_speakers']} "
+            f"(chance {percent(link['chance'])}), singling out {percent(single['value'])} "
+            f"(chance {percent(single['chance'])})"
+        )
+    missed = [key for key, ok in result["meets_targets"].items() if ok is False]
+    lines.append("meets every target" if not missed else f"misses targets: {', '.join(missed)}")
+    return lines

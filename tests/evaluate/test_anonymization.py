@@ -1,0 +1,177 @@
+"""Anonymization evaluation: a correct EER, the enrollment/trial protocol, the attackers,
+and one run on real speech."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from legal_eval import rocch_eer
+from scipy.stats import norm
+
+from earmuff.audio.anonymize import McAdamsAnonymizer
+from earmuff.evaluate.anonymization import (
+    attack_eer,
+    design_trials,
+    enroll,
+    equal_error_rate,
+    evaluate_anonymization,
+    semi_informed_eers,
+)
+from earmuff.evaluate.manifest import read_manifest
+
+
+def test_eer_of_a_hand_worked_example() -> None:
+    # sorted: 0.1 N, 0.4 T, 0.5 N, 0.6 T, 0.7 N, 0.8 T; above 0.45: 1/3 miss, 1/3 accepted
+    assert equal_error_rate([0.4, 0.6, 0.8], [0.1, 0.5, 0.7]) == pytest.approx(1 / 3)
+
+
+def test_eer_interpolates_between_roc_points() -> None:
+    # thresholds give (miss, false accept) = (0, 1), (0.5, 1), (0.5, 0), (1, 0): the
+    # crossing lies halfway along the middle segment
+    assert equal_error_rate([0.2, 0.6], [0.4]) == pytest.approx(0.5)
+
+
+def test_eer_extremes_and_ties() -> None:
+    assert equal_error_rate([2.0, 3.0], [0.0, 1.0]) == 0.0
+    assert equal_error_rate([0.0, 1.0], [2.0, 3.0]) == 1.0
+    assert equal_error_rate([1.0] * 5, [1.0] * 7) == pytest.approx(0.5)
+
+
+def test_eer_of_separated_gaussians_matches_theory() -> None:
+    rng = np.random.default_rng(0)
+    for distance in (0.5, 1.0, 2.0):
+        target = rng.normal(distance, 1.0, 40_000)
+        nontarget = rng.normal(0.0, 1.0, 60_000)
+        expected = norm.cdf(-distance / 2)
+        assert equal_error_rate(target, nontarget) == pytest.approx(expected, abs=0.006)
+
+
+def test_eer_is_never_below_the_roc_convex_hull_eer() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        target = rng.normal(1.0, 1.0, rng.integers(3, 40)).round(1)
+        nontarget = rng.normal(0.0, 1.0, rng.integers(3, 40)).round(1)
+        assert equal_error_rate(target, nontarget) >= rocch_eer(target, nontarget) - 1e-12
+
+
+def test_eer_refuses_empty_or_non_finite_scores() -> None:
+    with pytest.raises(ValueError, match="both"):
+        equal_error_rate([], [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        equal_error_rate([0.1, math.nan], [0.1])
+
+
+def test_speakers_are_enrolled_on_their_first_two_clips_and_the_rest_are_trials() -> None:
+    speakers = ["a", "b", "a", "c", "a", "b", "a", "b"]
+    design = design_trials(speakers)
+    assert design.speakers == ("a", "b")
+    assert design.enrollment == ((0, 2), (1, 5))
+    assert design.trials == (3, 4, 6, 7)
+    assert design.trial_speakers == ("c", "a", "a", "b")
+    assert design.target_mask().tolist() == [
+        [False, True, True, False],
+        [False, False, False, True],
+    ]
+
+
+def test_a_speaker_with_two_clips_is_only_an_impostor() -> None:
+    design = design_trials(["a", "a", "b", "b", "b"])
+    assert design.speakers == ("b",)
+    assert design.trials == (0, 1, 4)
+
+
+def test_enrollment_is_the_unit_mean_of_unit_embeddings() -> None:
+    embeddings = np.array([[2.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    design = design_trials(["a", "a", "a"])
+    [vector] = enroll(embeddings, design)
+    assert vector == pytest.approx([math.sqrt(0.5), math.sqrt(0.5)])
+
+
+def orthogonal_speakers(per_speaker: int, count: int, noise: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    identity = np.eye(count)
+    return np.repeat(identity, per_speaker, axis=0) + noise * rng.standard_normal(
+        (per_speaker * count, count)
+    )
+
+
+def test_distinct_voices_give_a_zero_eer_and_one_voice_a_coin() -> None:
+    speakers = [s for s in "abcd" for _ in range(4)]
+    distinct = orthogonal_speakers(4, 4, noise=0.05)
+    design = design_trials(speakers)
+    assert attack_eer(distinct, distinct, design) == 0.0
+    same = np.ones_like(distinct)
+    assert attack_eer(same, same, design) == pytest.approx(0.5)
+    assert attack_eer(distinct, same, design) == pytest.approx(0.5), "ignorant: enroll on one"
+
+
+def test_no_eer_without_impostors() -> None:
+    assert attack_eer(np.eye(3), np.eye(3), design_trials(["a", "a", "a"])) is None
+
+
+def test_the_semi_informed_attacker_sees_through_a_nuisance_that_fools_cosine() -> None:
+    rng = np.random.default_rng(3)
+    n_speakers, per_speaker = 40, 6
+    speakers = [f"s{i}" for i in range(n_speakers) for _ in range(per_speaker)]
+    voices = np.repeat(rng.standard_normal((n_speakers, 4)), per_speaker, axis=0)
+    identity = voices + 0.2 * rng.standard_normal(voices.shape)
+    nuisance = 4.0 * rng.standard_normal((len(speakers), 30))
+    embeddings = np.hstack([identity, nuisance])
+    cosine = attack_eer(embeddings, embeddings, design_trials(speakers))
+    semi = semi_informed_eers(embeddings, speakers, train_fraction=0.5, splits=3, seed=0)
+    assert cosine is not None and cosine > 0.4
+    assert len(semi) == 3
+    assert max(semi) < 0.2
+
+
+@pytest.mark.corpus
+def test_real_clips_end_to_end(corpus: Path) -> None:
+    entries = read_manifest(
+        corpus / "manifests" / "speakers.jsonl",
+        require=("speaker",),
+        pattern=r"WUWII00(000|008|049|074)_0(00|06|09)\.",
+    )
+    assert len(entries) == 12
+    result = evaluate_anonymization(
+        entries,
+        McAdamsAnonymizer(0.7, 0.9),
+        wer_filter=r"WUWII0000[08]_006\.",
+        splits=2,
+    )
+    assert (result["n_speakers"], result["n_enrolled_speakers"], result["n_utterances"]) == (
+        4,
+        4,
+        12,
+    )
+    assert (result["n_target_trials"], result["n_nontarget_trials"]) == (4, 12)
+    for key in (
+        "eer_original",
+        "eer_ignorant",
+        "eer_lazy_informed",
+        "eer_semi_informed",
+        "wer_original",
+        "wer_anonymized",
+    ):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert result["eer_original"] < 0.3, "unanonymized telephone speech is recognisable"
+    assert 0.0 < result["rtf"] < 1.0
+    assert result["wer"]["n"] == 2 and result["wer"]["reference_words"] > 20
+    assert result["anonymizer"] == {
+        "name": "mcadams",
+        "alpha_low": 0.7,
+        "alpha_high": 0.9,
+        "order": 20,
+    }
+    legal = result["legal"]["lazy_informed"]
+    assert legal["linkability"]["n_speakers"] == 4
+    assert 0.0 <= legal["linkability"]["value"] <= 1.0
+    assert legal["singling_out"] is None, "a single trial per speaker cannot calibrate"
+    assert set(result["meets_targets"]) == {
+        "eer_ignorant",
+        "eer_lazy_informed",
+        "eer_semi_informed",
+        "wer_rise",
+    }
