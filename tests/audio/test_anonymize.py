@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.signal import lfilter
 
-from earmuff.audio.anonymize import McAdamsAnonymizer, lpc, mcadams
+from earmuff.audio.anonymize import (
+    McAdamsAnonymizer,
+    ShiftAnonymizer,
+    equalise_spectrum,
+    lpc,
+    mcadams,
+    shift_voice,
+    wsola_stretch,
+)
 from tests.audio_samples import tone
 
 RATE = 16_000
@@ -48,3 +57,90 @@ def test_each_item_draws_its_own_alpha_from_the_configured_range() -> None:
     other = anonymizer.anonymize(speech, RATE, np.random.default_rng(2))
     assert np.array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def dominant_frequency(samples: np.ndarray, rate: int = RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[np.argmax(spectrum)])
+
+
+def sine(frequency: float, seconds: float = 1.0, rate: int = RATE) -> np.ndarray:
+    times = np.arange(int(seconds * rate)) / rate
+    wave: np.ndarray = 0.5 * np.sin(2 * np.pi * frequency * times)
+    return wave.astype(np.float32)
+
+
+def test_wsola_at_factor_one_gives_the_clip_back() -> None:
+    speech = tone(1.0, RATE, seed=3)
+    same = wsola_stretch(speech, 1.0, RATE)
+    assert np.sqrt(np.mean((same - speech) ** 2)) < 0.01 * np.sqrt(np.mean(speech**2))
+
+
+def test_wsola_changes_length_not_pitch() -> None:
+    for factor in (0.8, 1.25):
+        stretched = wsola_stretch(sine(220.0), factor, RATE)
+        assert len(stretched) == round(RATE * factor)
+        assert abs(dominant_frequency(stretched) - 220.0) < 5
+
+
+def test_shift_voice_moves_pitch_by_the_factor_and_keeps_length() -> None:
+    for factor in (0.8, 1.2):
+        shifted = shift_voice(sine(300.0), RATE, factor)
+        assert shifted.shape == (RATE,) and shifted.dtype == np.float32
+        assert abs(dominant_frequency(shifted) - 300.0 * factor) < 6
+
+
+def long_term_db(samples: np.ndarray) -> np.ndarray:
+    frames = samples[: len(samples) // 512 * 512].reshape(-1, 512) * np.hanning(512)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)
+    bands = power[8:200].reshape(8, -1).mean(axis=1)  # 250 Hz to 6.25 kHz in eight bands
+    db: np.ndarray = 10 * np.log10(bands)
+    centred: np.ndarray = db - db.mean()
+    return centred
+
+
+def test_equalisation_gives_differently_coloured_clips_one_long_term_spectrum() -> None:
+    noise = np.random.default_rng(0).standard_normal(2 * RATE)
+    dull = lfilter([1.0], [1.0, -0.9], noise)  # strong low-pass
+    bright = lfilter([1.0, -0.9], [1.0], noise)  # strong high-pass
+    dull, bright = (0.3 * x / np.max(np.abs(x)) for x in (dull, bright))
+    before = np.abs(long_term_db(dull) - long_term_db(bright)).max()
+    dull, bright = (equalise_spectrum(x, RATE, max_gain_db=40.0) for x in (dull, bright))
+    after = np.abs(long_term_db(dull) - long_term_db(bright)).max()
+    assert before > 20 and after < 0.5
+
+
+def test_equalisation_leaves_silence_alone() -> None:
+    silence = np.zeros(RATE, dtype=np.float32)
+    assert np.array_equal(equalise_spectrum(silence, RATE), silence)
+    assert shift_voice(np.zeros(0, dtype=np.float32), RATE, 1.2).shape == (0,)
+
+
+def test_the_shift_anonymizer_draws_per_item_and_keeps_length_and_peak() -> None:
+    speech = tone(1.0, 8_000, seed=4)
+    anonymizer = ShiftAnonymizer(1.1, 1.25)
+    first = anonymizer.anonymize(speech, 8_000, np.random.default_rng(1))
+    again = anonymizer.anonymize(speech, 8_000, np.random.default_rng(1))
+    other = anonymizer.anonymize(speech, 8_000, np.random.default_rng(2))
+    assert first.shape == speech.shape and first.dtype == np.float32
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+    assert np.max(np.abs(first)) <= np.max(np.abs(speech)) + 1e-6
+
+
+def test_the_shift_anonymizer_always_moves_the_voice_by_its_range() -> None:
+    speech = sine(200.0, rate=8_000)
+    anonymizer = ShiftAnonymizer(1.1, 1.25)
+    for seed in range(8):
+        moved = dominant_frequency(
+            anonymizer.anonymize(speech, 8_000, np.random.default_rng(seed)), 8_000
+        )
+        ratio = max(moved, 200.0) / min(moved, 200.0)
+        assert 1.08 < ratio < 1.27
+
+
+def test_the_shift_anonymizer_refuses_a_range_that_does_not_shift() -> None:
+    with pytest.raises(ValueError, match="shift_low"):
+        ShiftAnonymizer(0.9, 1.1)
+    with pytest.raises(ValueError, match="tilt"):
+        ShiftAnonymizer(tilt_low_db=3.0, tilt_high_db=-3.0)

@@ -132,21 +132,18 @@ def test_real_clips_end_to_end(corpus: Path) -> None:
     entries = read_manifest(
         corpus / "manifests" / "speakers.jsonl",
         require=("speaker",),
-        pattern=r"WUWII00(000|008|049|074)_0(00|06|09)\.",
+        pattern=r"WUWII00(000|008|049|074)_0(00|06|09|10)\.",
     )
-    assert len(entries) == 12
+    assert len(entries) == 16
     result = evaluate_anonymization(
         entries,
         McAdamsAnonymizer(0.7, 0.9),
         wer_filter=r"WUWII0000[08]_006\.",
         splits=2,
     )
-    assert (result["n_speakers"], result["n_enrolled_speakers"], result["n_utterances"]) == (
-        4,
-        4,
-        12,
-    )
-    assert (result["n_target_trials"], result["n_nontarget_trials"]) == (4, 12)
+    counts = ("n_speakers", "n_enrolled_speakers", "n_utterances")
+    assert tuple(result[key] for key in counts) == (4, 4, 16)
+    assert (result["n_target_trials"], result["n_nontarget_trials"]) == (8, 24)
     for key in (
         "eer_original",
         "eer_ignorant",
@@ -168,7 +165,9 @@ def test_real_clips_end_to_end(corpus: Path) -> None:
     legal = result["legal"]["lazy_informed"]
     assert legal["linkability"]["n_speakers"] == 4
     assert 0.0 <= legal["linkability"]["value"] <= 1.0
-    assert legal["singling_out"] is None, "a single trial per speaker cannot calibrate"
+    assert legal["singling_out"]["n_speakers"] == 4
+    assert 0.0 <= legal["singling_out"]["value"] <= 1.0
+    assert legal["singling_out"]["chance"] == pytest.approx(math.exp(-1), abs=1e-6)
     assert set(result["meets_targets"]) == {
         "eer_ignorant",
         "eer_lazy_informed",
