@@ -123,3 +123,14 @@ def test_the_cap_holds_when_recordings_are_sampled_concurrently(store: Store) ->
     with store.db.read() as session:
         sampled = [session.get(Recording, i).sampled_at for i in ids]  # type: ignore[union-attr]
     assert sum(s is not None for s in sampled) == 3
+
+
+def test_the_policy_chooses_the_anonymizer() -> None:
+    from earmuff.audio.anonymize import McAdamsAnonymizer, ShiftAnonymizer
+    from earmuff.config.policy import AnonymizationPolicy
+    from earmuff.pipeline.build import anonymizer
+
+    assert isinstance(anonymizer(Policy()), McAdamsAnonymizer)
+    shift = Policy(anonymization=AnonymizationPolicy(method="eq-shift", shift_high=1.3))
+    chosen = anonymizer(shift)
+    assert isinstance(chosen, ShiftAnonymizer) and chosen.shift_high == 1.3

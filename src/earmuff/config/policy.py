@@ -90,11 +90,15 @@ class PiiPolicy(_Rules):
 
 
 class AnonymizationPolicy(_Rules):
-    """McAdams coefficient drawn per item from [alpha_low, alpha_high]."""
+    """``mcadams``: coefficient drawn per item from [alpha_low, alpha_high].
+    ``eq-shift``: spectrum equalised, then pitch and formants shifted by a factor drawn
+    per item from [shift_low, shift_high], up or down."""
 
-    method: Literal["mcadams"] = "mcadams"
+    method: Literal["mcadams", "eq-shift"] = "mcadams"
     alpha_low: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     alpha_high: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
+    shift_low: float = Field(default=1.1, ge=1.0, le=2.0, allow_inf_nan=False)
+    shift_high: float = Field(default=1.25, ge=1.0, le=2.0, allow_inf_nan=False)
 
 
 class Policy(_Rules):

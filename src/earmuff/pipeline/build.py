@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from earmuff.audio.anonymize import McAdamsAnonymizer
+from earmuff.audio.anonymize import Anonymizer, McAdamsAnonymizer, ShiftAnonymizer
 from earmuff.config import Policy
 from earmuff.pii import PiiDetector
 from earmuff.pipeline.anonymize import AnonymizeStage
@@ -61,16 +61,22 @@ class Models:
         }
 
 
+def anonymizer(policy: Policy) -> Anonymizer:
+    rules = policy.anonymization
+    if rules.method == "eq-shift":
+        return ShiftAnonymizer(rules.shift_low, rules.shift_high)
+    return McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
+
+
 def stages(models: Models) -> list[Stage]:
     policy = models.policy
-    anonymization = policy.anonymization
     return [
         ConsentStage(),
         WakeStage(models.wake_verifier),
         SamplingStage(),
         TranscribeStage(models.transcriber),
         PiiStage(models.pii_detector),
-        AnonymizeStage(McAdamsAnonymizer(anonymization.alpha_low, anonymization.alpha_high)),
+        AnonymizeStage(anonymizer(policy)),
         ScreenStage(),
         ReviewItemStage(models.versions()),
     ]
