@@ -8,16 +8,14 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from earmuff.audio import decode_audio, encode_wav
-from earmuff.config import IngestLimits, Policy
+from earmuff.cli.samples import join_recordings
+from earmuff.config import Policy
 from earmuff.config.policy import ReviewPolicy
 from earmuff.pii.recognizers import digit_runs
 from earmuff.pipeline.build import Models, build_runner
-from earmuff.speech.asr import to_16k
 from earmuff.store import Store
 from earmuff.store.models import Recording, ReviewItem
 from earmuff.store.review_items import read_review_audio, read_review_transcript
@@ -31,12 +29,7 @@ def models() -> Models:
 
 
 def real_speech(corpus: Path, *relative: str) -> bytes:
-    """Corpus clips joined at 16 kHz with a short pause, as one recording."""
-    pieces = []
-    for name in relative:
-        clip = decode_audio((corpus / name).read_bytes(), IngestLimits())
-        pieces += [to_16k(clip.samples, clip.sample_rate), np.zeros(3200, dtype=np.float32)]
-    return encode_wav(np.concatenate(pieces), 16_000)
+    return join_recordings(*(corpus / name for name in relative))
 
 
 def sample_everything(store: Store) -> None:

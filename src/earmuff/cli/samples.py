@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from earmuff.audio import decode_audio, encode_wav
-from earmuff.config import IngestLimits
+from earmuff.audio import encode_wav
+from earmuff.evaluate.manifest import load_audio
 from earmuff.speech.asr import to_16k
 
 SYNTHESIZED_PHRASES = (
@@ -71,35 +71,19 @@ def corpus_samples(root: Path) -> list[Sample]:
     session = sorted((root / "wuw" / "calls").iterdir())[1]
     call = session / f"WUWII{session.name}_006.ulaw"
     if call.exists():
-        samples.append(Sample(f"wuw/{call.name}", _ulaw_to_wav(call), "telephone, no wake"))
-    return samples
-
-
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    if path.suffix == ".ulaw":
-        samples, rate = sf.read(
-            path, samplerate=8000, channels=1, format="RAW", subtype="ULAW", dtype="float32"
+        samples.append(
+            Sample(f"wuw/{call.name}", encode_wav(*load_audio(call)), "telephone, no wake")
         )
-        return samples, int(rate)
-    decoded = decode_audio(path.read_bytes(), IngestLimits())
-    return decoded.samples, decoded.sample_rate
+    return samples
 
 
 def join_recordings(*paths: Path) -> bytes:
     """Recordings joined at 16 kHz with a short pause between them, as one WAV."""
     pieces = []
     for path in paths:
-        samples, rate = _read(path)
+        samples, rate = load_audio(path)
         pieces += [to_16k(samples, rate), np.zeros(3200, dtype=np.float32)]
     return encode_wav(np.concatenate(pieces), 16_000)
-
-
-def _ulaw_to_wav(path: Path) -> bytes:
-    """Headerless 8 kHz mu-law, as WUW-II stores it, wrapped as the WAV a device would send."""
-    samples, rate = sf.read(path, samplerate=8000, channels=1, format="RAW", subtype="ULAW")
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
 
 
 def synthesized_samples() -> list[Sample]:
