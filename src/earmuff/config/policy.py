@@ -101,6 +101,35 @@ class AnonymizationPolicy(_Rules):
     shift_high: float = Field(default=1.25, ge=1.0, le=2.0, allow_inf_nan=False)
 
 
+class WorkbenchPolicy(_Rules):
+    """How reviewers receive work, how it is checked, and how they are protected."""
+
+    lease_minutes: float = Field(default=10.0, gt=0.0, le=240.0, allow_inf_nan=False)
+    overlap_share: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
+    """The share of items given to ``overlap_k`` reviewers, so agreement can be measured."""
+    overlap_k: int = Field(default=3, ge=2, le=10)
+    gold_share: float = Field(default=0.05, ge=0.0, le=1.0, allow_inf_nan=False)
+    """The share of hand-outs that are gold items (known answers), when any exist."""
+    sensitive_per_shift: int = Field(default=10, ge=0)
+    """At most this many safety-pool items per reviewer per shift, then general work only."""
+    shift_hours: float = Field(default=8.0, gt=0.0, le=24.0, allow_inf_nan=False)
+    safety_sla_hours: float = Field(default=24.0, gt=0.0, allow_inf_nan=False)
+    audio_url_seconds: int = Field(default=60, ge=5, le=3600)
+    intents: tuple[str, ...] = (
+        "play_music",
+        "set_timer",
+        "set_alarm",
+        "weather",
+        "call",
+        "message",
+        "shopping_list",
+        "smart_home",
+        "question",
+        "other",
+    )
+    slots: tuple[str, ...] = ("artist", "song", "duration", "time", "contact", "place", "item")
+
+
 class Policy(_Rules):
     version: str = Field(default="default-1", min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
@@ -109,6 +138,7 @@ class Policy(_Rules):
     asr: AsrPolicy = Field(default_factory=AsrPolicy)
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
     anonymization: AnonymizationPolicy = Field(default_factory=AnonymizationPolicy)
+    workbench: WorkbenchPolicy = Field(default_factory=WorkbenchPolicy)
 
 
 def load_policy(path: Path) -> Policy:

@@ -276,3 +276,169 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StaffSession(Base):
+    """A signed-in staff member. The cookie holds a random token; only its hash is kept,
+    so a copy of the database cannot be replayed as a session."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    """``password``: the password was right, the one-time code is still due; ``active``."""
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class ReviewTask(Base):
+    """One reviewer's turn at a review item, and the lease that gives it to them.
+
+    An ordinary item has one task; an overlap item has several (``slot`` 0..k-1), each
+    for a different reviewer; a gold task is made on demand when a reviewer is shown a
+    gold item. At most one lease per task: the lease id changes on every hand-out, so a
+    reviewer whose lease expired cannot submit over the next holder's work.
+    """
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (
+        UniqueConstraint("review_item_id", "slot"),
+        Index("ix_review_tasks_queue", "status", "pool", "locale", "available_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    review_item_id: Mapped[str] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="single")
+    """``single``, ``overlap`` (one of k) or ``gold`` (graded against a known answer)."""
+    pool: Mapped[str] = mapped_column(String(16), default="general")
+    """``general``, or ``safety``: only reviewers who opted into the safety pool."""
+    locale: Mapped[str] = mapped_column(String(35))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    """``queued``, ``leased``, ``done``, or ``withdrawn`` (pulled, escalated, deleted)."""
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    lease_holder_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    completed_at: Mapped[datetime | None]
+
+
+class Annotation(Base):
+    """What one reviewer made of one item: a submission, or a skip with its reason.
+
+    The corrected transcript is sealed under the item's own key, so it dies with the
+    item (retention, deletion) even in backups and in free pages of the database file.
+    """
+
+    __tablename__ = "annotations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("review_tasks.id", ondelete="CASCADE"))
+    review_item_id: Mapped[str] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    staff_role: Mapped[str] = mapped_column(String(32))
+    """The role, kept apart from the person, is what an owner is told about a review."""
+    outcome: Mapped[str] = mapped_column(String(16))
+    """``submitted`` or ``skipped``."""
+    transcript_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Flag name to its detail: ``{"sensitive": "self_harm", "pii_leak": true}``."""
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    gold_wer: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GoldAnswer(Base):
+    """The known answer of a gold item, set by a QA reviewer from a checked annotation."""
+
+    __tablename__ = "gold_answers"
+
+    review_item_id: Mapped[str] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    transcript_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecondListen(Base):
+    """A reviewer's request that a colleague hear one span of an item, and the answer."""
+
+    __tablename__ = "second_listens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    review_item_id: Mapped[str] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str] = mapped_column(String(35))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    requested_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    """``open``, ``answered`` or ``withdrawn`` (the item is gone)."""
+    answered_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    suggestion_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+SAFETY_STATES = ("open", "triaged", "action_decided", "closed")
+
+
+class SafetyCase(Base):
+    """An escalation: content that someone must act on, with a clock running.
+
+    The case outlives a deleted item (``review_item_id`` becomes NULL) so the record of
+    what was decided stays; the item's audio does not.
+    """
+
+    __tablename__ = "safety_cases"
+    __table_args__ = (CheckConstraint(f"state IN {SAFETY_STATES!r}", name="state_known"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    review_item_id: Mapped[str | None] = mapped_column(
+        ForeignKey("review_items.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    action: Mapped[str | None] = mapped_column(String(64))
+    opened_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sla_due_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    events: Mapped[list[SafetyCaseEvent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="SafetyCaseEvent.id"
+    )
+
+
+class SafetyCaseEvent(Base):
+    """One step of a case, with the note its state machine requires."""
+
+    __tablename__ = "safety_case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("safety_cases.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[SafetyCase] = relationship(back_populates="events")
