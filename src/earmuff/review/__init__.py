@@ -1,0 +1,1 @@
+"""Review work: tasks and leases, annotations, agreement, second listens, escalations."""
