@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from earmuff.audit import record
-from earmuff.cli import evaluate
+from earmuff.cli import evaluate, users
+from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import RegistrationError, register_device
@@ -30,21 +31,11 @@ app.add_typer(pipeline_app, name="pipeline")
 accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(users.app, name="users")
 console = Console()
 
-Workspace = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (default: $EARMUFF_WORKSPACE, else ./earmuff-data)",
-        show_default=False,
-    ),
-]
-
-
 def _store(workspace: Path | None) -> Store:
-    return open_store(Settings.for_workspace(workspace))
+    return open_workspace(workspace)
 
 
 @app.command()

@@ -48,6 +48,9 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     limits: IngestLimits = field(default_factory=IngestLimits)
     policy: Policy = field(default_factory=Policy)
+    secure_cookies: bool = True
+    """Session cookies only over HTTPS (browsers treat http://localhost as secure)."""
+    staff_session_hours: float = 10.0
 
     @classmethod
     def for_workspace(
@@ -82,6 +85,8 @@ class Settings:
             master_key=env.get("EARMUFF_MASTER_KEY") or None,
             limits=limits,
             policy=policy,
+            secure_cookies=_bool(env, "EARMUFF_SECURE_COOKIES", True),
+            staff_session_hours=_float(env, "EARMUFF_STAFF_SESSION_HOURS", 10.0),
         )
 
 
@@ -109,3 +114,14 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < math.inf:
         raise SettingsError(f"{name} must be a positive, finite number, got {raw}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")

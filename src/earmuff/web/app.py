@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 
 from earmuff import __version__
 from earmuff.config import Settings
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
 from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
-from earmuff.web import ingest
+from earmuff.web import admin, ingest, signin, staff_auth
 from earmuff.web.errors import install_error_handlers
+from earmuff.web.templating import STATIC, make_templates
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Pages load scripts only from earmuff itself and cannot be framed by another site."""
 
 
 def create_app(
@@ -51,8 +65,20 @@ def create_app(
         store.keyring,
         on_stored=pipeline.submit if pipeline is not None else None,
     )
+    app.state.templates = make_templates()
     install_error_handlers(app)
+    staff_auth.install(app)
     app.include_router(ingest.router)
+    app.include_router(signin.router)
+    app.include_router(admin.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:
