@@ -10,7 +10,8 @@ import pytest
 from earmuff.audio import decode_audio
 from earmuff.config import IngestLimits
 from earmuff.speech.asr import TimedWord, Transcriber, Transcription
-from earmuff.speech.wake import OpenWakeWordDetector, WakeScore, WakeVerifier, edit_distance
+from earmuff.speech.text import edit_distance
+from earmuff.speech.wake import OpenWakeWordDetector, WakeScore, WakeVerifier
 
 
 class Acoustic:

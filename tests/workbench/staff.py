@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from fastapi.testclient import TestClient
@@ -52,8 +52,11 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, person: Person) -> str:
-    """Sign in through both steps, as a browser does; returns the session's CSRF token."""
+def sign_in(client: TestClient, person: Person, again: bool = False) -> str:
+    """Sign in through both steps, as a browser does; returns the session's CSRF token.
+
+    ``again``: a second sign-in within the same 30 s uses the next code, as each code
+    works once (the server allows one step of clock drift)."""
     page = client.get("/login")
     response = client.post(
         "/login",
@@ -68,7 +71,10 @@ def sign_in(client: TestClient, person: Person) -> str:
     code_page = client.get("/login/code")
     response = client.post(
         "/login/code",
-        data={"code": person.code(), "csrf_token": csrf_of(code_page.text)},
+        data={
+            "code": person.code(datetime.now(UTC) + timedelta(seconds=30) if again else None),
+            "csrf_token": csrf_of(code_page.text),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text

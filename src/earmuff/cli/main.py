@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from earmuff.audit import record
 from earmuff.cli import evaluate, users
+from earmuff.cli.export import export
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
@@ -32,7 +33,9 @@ accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(users.app, name="users")
+app.command()(export)
 console = Console()
+
 
 def _store(workspace: Path | None) -> Store:
     return open_workspace(workspace)

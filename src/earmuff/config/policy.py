@@ -117,12 +117,6 @@ class WorkbenchPolicy(_Rules):
     """How long a safety case may wait for a decided action."""
     danger_sla_hours: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
     """The same for ``someone_in_danger``: a risk to life is measured in hours, not days."""
-    support_contact: str = Field(
-        default="the wellbeing team, through your team lead or the employee assistance "
-        "programme number on your staff card",
-        min_length=1,
-    )
-    """Where a reviewer reaches support, as the safety policy text tells them."""
     second_listen_max_s: float = Field(default=10.0, gt=0.0, le=60.0, allow_inf_nan=False)
     """The longest span a colleague may be asked to hear: enough for a word in context."""
     audio_url_seconds: int = Field(default=60, ge=5, le=3600)

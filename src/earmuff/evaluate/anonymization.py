@@ -41,9 +41,9 @@ import numpy.typing as npt
 from earmuff.audio.anonymize import Anonymizer, Samples
 from earmuff.evaluate.manifest import ManifestEntry, load_audio
 from earmuff.evaluate.report import Progress, percent, real_time_factor
-from earmuff.evaluate.text import EditCounts, align, normalise, word_error_rate
 from earmuff.speech.asr import to_16k
 from earmuff.speech.integrity import package_folder, verify_files
+from earmuff.speech.text import EditCounts, align, normalise, word_error_rate
 
 if TYPE_CHECKING:
     from earmuff.speech.asr import Transcriber

@@ -15,8 +15,8 @@ from typing import Any
 
 from earmuff.evaluate.manifest import ManifestEntry, load_audio
 from earmuff.evaluate.report import Progress, percent, real_time_factor
-from earmuff.evaluate.text import EditCounts, align, normalise, word_error_rate
 from earmuff.speech.asr import Transcriber
+from earmuff.speech.text import EditCounts, align, normalise, word_error_rate
 
 WORST_SHOWN = 20
 

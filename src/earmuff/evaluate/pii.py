@@ -20,10 +20,10 @@ from typing import Any
 from earmuff.audio.bleep import bleep
 from earmuff.evaluate.manifest import ManifestEntry, PiiItem, load_audio
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
-from earmuff.evaluate.text import edit_distance
 from earmuff.pii import Finding, PiiDetector, Transcript, Word, audio_spans, mask
 from earmuff.pii.recognizers import digit_runs
 from earmuff.speech.asr import Transcriber
+from earmuff.speech.text import edit_distance
 
 NUMERIC_TYPES = frozenset({"PHONE_NUMBER", "NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"})
 DIGITS_THAT_REVEAL = 4

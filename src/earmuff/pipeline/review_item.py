@@ -13,14 +13,31 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from earmuff.config.policy import WorkbenchPolicy
 from earmuff.pipeline.anonymize import REVIEW_AUDIO
 from earmuff.pipeline.consent import consent_outcome
 from earmuff.pipeline.redact import REDACTION
+from earmuff.pipeline.sampling import sampling_score
 from earmuff.pipeline.screen import SCREEN
 from earmuff.pipeline.stage import Outcome, Work
+from earmuff.store.crypto import KeyRing
 from earmuff.store.models import Recording, utcnow
-from earmuff.store.review_items import NewReviewItem, write_review_audio
+from earmuff.store.review_items import NewReviewItem, queue_tasks, write_review_audio
 from earmuff.store.vault import deposit
+
+OVERLAP_KEY_PURPOSE = "earmuff review overlap v1"
+
+
+def review_copies(keyring: KeyRing, review_item_id: str, policy: WorkbenchPolicy) -> int:
+    """How many reviewers hear the item: ``overlap_k`` for a share ``overlap_share`` of
+    items, one for the rest.
+
+    A keyed hash of the item id decides, like sampling does (under a key of its own):
+    the choice can be recomputed and checked, and no one can steer an item into or out
+    of the overlap set.
+    """
+    score = sampling_score(keyring.master.derive(OVERLAP_KEY_PURPOSE), review_item_id)
+    return policy.overlap_k if score < policy.overlap_share else 1
 
 
 class ReviewItemStage:
@@ -58,6 +75,7 @@ class ReviewItemStage:
             else:
                 session.add(item)
                 session.flush()
+                queue_tasks(session, item, review_copies(store.keyring, item.id, policy.workbench))
                 deposit(session, store.keyring, item.id, facts.id)
                 recording.status = "in_review"
                 created = True

@@ -21,6 +21,7 @@ import numpy as np
 
 from earmuff.speech.asr import Transcriber, to_16k
 from earmuff.speech.integrity import package_folder, verify_files
+from earmuff.speech.text import edit_distance
 
 OPENWAKEWORD_FILES = {
     "melspectrogram.onnx": "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
@@ -170,13 +171,3 @@ def _close(heard: str, target: str) -> bool:
     """Within edit distance 1 for words up to five letters, 2 for longer ones."""
     allowed = 1 if len(target) <= 5 else 2
     return edit_distance(heard, target) <= allowed
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -256,9 +257,13 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(32))
     locales: Mapped[str] = mapped_column(String(255), default="")
     safety_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    second_listener: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Opted in to answer colleagues' second-listen requests in the locales they cover."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    """The last TOTP time step accepted: a code is good for one sign-in only."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -307,8 +312,30 @@ class ReviewTask(Base):
     __tablename__ = "review_tasks"
     __table_args__ = (
         UniqueConstraint("review_item_id", "slot"),
-        Index("ix_review_tasks_queue", "status", "pool", "locale", "available_at"),
+        Index(
+            "ix_review_tasks_queued",
+            "pool",
+            "locale",
+            "available_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_review_tasks_lapsing",
+            "lease_expires_at",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
+        Index(
+            "ix_review_tasks_holder",
+            "lease_holder_id",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
     )
+    """The queue's indexes cover only the rows each question is about (queued tasks by
+    pool, locale and age; live leases by expiry and holder), so they stay small however
+    much finished work the table holds."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     review_item_id: Mapped[str] = mapped_column(
@@ -324,10 +351,31 @@ class ReviewTask(Base):
     """``queued``, ``leased``, ``done``, or ``withdrawn`` (pulled, escalated, deleted)."""
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_id: Mapped[str | None] = mapped_column(String(32), unique=True)
-    lease_holder_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    lease_holder_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    lease_expires_at: Mapped[datetime | None]
     completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
     completed_at: Mapped[datetime | None]
+
+
+class LeaseGrant(Base):
+    """Every hand-out of a task: who was given which item, from which pool, and when.
+
+    A lease that lapses unanswered leaves no annotation, yet its holder heard the item:
+    the per-shift cap on sensitive items and the choice of an unseen gold item both
+    count hand-outs, not submissions.
+    """
+
+    __tablename__ = "lease_grants"
+    __table_args__ = (Index("ix_lease_grants_staff", "staff_id", "granted_at"),)
+
+    lease_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("review_tasks.id", ondelete="CASCADE"))
+    review_item_id: Mapped[str] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    pool: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime]
 
 
 class Annotation(Base):

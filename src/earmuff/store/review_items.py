@@ -17,9 +17,13 @@ from sqlalchemy.orm import Session
 
 from earmuff.store.blobs import BlobStore
 from earmuff.store.crypto import KEY_BYTES, KeyRing, field_context, seal, unseal
-from earmuff.store.models import ReviewItem, new_id
+from earmuff.store.models import ReviewItem, ReviewTask, new_id, utcnow
 
 REVIEW_ITEMS_PURPOSE = "earmuff review items v1"
+ANNOTATION_TEXT = "annotation"
+"""What a reviewer's transcript is sealed as (see :func:`seal_item_text`)."""
+GOLD_TEXT = "gold"
+"""What a gold answer's transcript is sealed as."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,34 @@ def write_review_audio(keyring: KeyRing, blobs: BlobStore, item: NewReviewItem) 
     )
 
 
+def queue_tasks(session: Session, item: ReviewItem, copies: int) -> list[ReviewTask]:
+    """Put ``item`` in the queue as ``copies`` tasks, each for a different reviewer.
+
+    One copy is an ordinary (``single``) task; several are ``overlap`` tasks whose
+    answers are compared to measure agreement. An item the screen marked sensitive goes
+    to the safety pool, heard only by reviewers who chose that work.
+    """
+    if copies < 1:
+        raise ValueError(f"an item needs at least one task, not {copies}")
+    kind = "single" if copies == 1 else "overlap"
+    pool = "safety" if item.sensitive_category else "general"
+    tasks = [
+        ReviewTask(
+            review_item_id=item.id,
+            slot=slot,
+            kind=kind,
+            pool=pool,
+            locale=item.locale,
+            status="queued",
+            available_at=item.created_at or utcnow(),
+        )
+        for slot in range(copies)
+    ]
+    session.add_all(tasks)
+    session.flush()
+    return tasks
+
+
 def _item_key(keyring: KeyRing, item: ReviewItem) -> bytes:
     if item.key_sealed is None:
         raise LookupError(f"review item {item.id} was destroyed")
@@ -85,6 +117,20 @@ def read_review_transcript(keyring: KeyRing, item: ReviewItem) -> str:
         return ""
     key = _item_key(keyring, item)
     return unseal(key, item.transcript_sealed, _context(item.id, "text")).decode()
+
+
+def seal_item_text(keyring: KeyRing, item: ReviewItem, what: str, text: str) -> bytes:
+    """Seal text a reviewer wrote about an item (an annotation, a second-listen answer)
+    under the item's own key, so it dies with the item, backups included.
+
+    ``what`` names the kind of text (``annotation``, ``second_listen``, ``gold``): a
+    value moved to another kind or another item fails to open.
+    """
+    return seal(_item_key(keyring, item), text.encode(), _context(item.id, what))
+
+
+def open_item_text(keyring: KeyRing, item: ReviewItem, what: str, sealed: bytes) -> str:
+    return unseal(_item_key(keyring, item), sealed, _context(item.id, what)).decode()
 
 
 def _context(item_id: str, what: str) -> bytes:

@@ -14,7 +14,17 @@ from earmuff.config import Settings
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
 from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
-from earmuff.web import admin, ingest, signin, staff_auth
+from earmuff.web import (
+    admin,
+    audit_pages,
+    ingest,
+    qa,
+    safety,
+    second_listens,
+    signin,
+    staff_auth,
+    workbench,
+)
 from earmuff.web.errors import install_error_handlers
 from earmuff.web.templating import STATIC, make_templates
 
@@ -71,6 +81,14 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(signin.router)
     app.include_router(admin.router)
+    app.include_router(workbench.router)
+    app.include_router(workbench.api)
+    app.include_router(second_listens.router)
+    app.include_router(second_listens.api)
+    app.include_router(safety.router)
+    app.include_router(safety.api)
+    app.include_router(audit_pages.router)
+    app.include_router(qa.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

@@ -18,9 +18,11 @@ from earmuff.audit.log import record
 from earmuff.pipeline.screen import LEXICON
 from earmuff.review import queue, second_listen
 from earmuff.review.queue import InvalidSubmission, LeaseLost, Reviewer, Submission
-from earmuff.store.models import ReviewItem, StaffSession, utcnow
+from earmuff.review.second_listen import SecondListenError
+from earmuff.audio.span import wav_duration
+from earmuff.store.models import ReviewItem, StaffSession, StaffUser, utcnow
 from earmuff.store.review_items import read_review_audio, read_review_transcript
-from earmuff.web.audio_stream import audio_response, duration_of
+from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
 from earmuff.web.signed_urls import BadAudioToken, sign, verify
 from earmuff.web.staff_auth import COOKIE, Staff, require
@@ -46,9 +48,11 @@ def reviewer_of(staff: Staff) -> Reviewer:
     )
 
 
-def _page(request: Request, name: str, staff: Staff, **context: object) -> HTMLResponse:
+def _page(
+    request: Request, name: str, staff: Staff, status: int = 200, **context: object
+) -> HTMLResponse:
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, name, {"staff": staff, **context}
+        request, name, {"staff": staff, **context}, status_code=status
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -70,11 +74,19 @@ NOTICES = {
 
 @router.get("/workbench", response_class=HTMLResponse)
 def workbench(
+    request: Request, staff: Annotated[Staff, Depends(reviewer_only)], notice: str | None = None
+) -> Response:
+    return _render(request, staff, notice=notice)
+
+
+def _render(
     request: Request,
-    staff: Annotated[Staff, Depends(reviewer_only)],
+    staff: Staff,
     notice: str | None = None,
     error: str | None = None,
+    status: int = 200,
 ) -> Response:
+    """The reviewer's one view: the task they hold, or the way to take the next one."""
     store = request.app.state.store
     policy = store.settings.policy.workbench
     now = utcnow()
@@ -84,9 +96,10 @@ def workbench(
         shift = queue.shift_counts(session, reviewer, policy, now)
         if lease is not None:
             item = session.get(ReviewItem, lease.review_item_id)
-            assert item is not None
+            user = session.get(StaffUser, staff.id)
+            assert item is not None and user is not None
             transcript = read_review_transcript(store.keyring, item)
-            listens = second_listen.requests_of(session, store.keyring, staff.id, item.id)
+            listens = second_listen.my_requests(session, store.keyring, lease.lease_id, user, now)
     common = {
         "notice": NOTICES.get(notice or ""),
         "error": error,
@@ -97,6 +110,7 @@ def workbench(
             request,
             "workbench/index.html",
             staff,
+            status,
             shift=shift,
             lease_minutes=policy.lease_minutes,
             nothing_left=notice == "empty",
@@ -106,6 +120,7 @@ def workbench(
         request,
         "workbench/task.html",
         staff,
+        status,
         lease=lease,
         item=item,
         transcript=transcript,
@@ -159,7 +174,7 @@ async def submit_task(
     except LeaseLost:
         return _redirect("lease_lost")
     except InvalidSubmission as exc:
-        return RedirectResponse(f"/workbench?error={exc}", 303)
+        return _render(request, staff, error=str(exc), status=422)
     if "pii_leak" in flags:
         return _redirect("pulled")
     if {"sensitive", "possible_crime", "someone_in_danger"} & set(flags):
@@ -180,7 +195,7 @@ def skip_task(
     except LeaseLost:
         return _redirect("lease_lost")
     except InvalidSubmission as exc:
-        return RedirectResponse(f"/workbench?error={exc}", 303)
+        return _render(request, staff, error=str(exc), status=422)
     return _redirect("skipped")
 
 
@@ -222,14 +237,23 @@ def ask_second_listen(
             return _redirect("lease_lost")
         item = session.get(ReviewItem, lease.review_item_id)
         assert item is not None
-        duration = duration_of(read_review_audio(store.keyring, store.blobs, item))
+        duration = wav_duration(read_review_audio(store.keyring, store.blobs, item))
     try:
         with store.db.transaction() as session:
-            second_listen.request_listen(
-                session, staff.id, lease.review_item_id, start_s, end_s, duration, now
+            user = session.get(StaffUser, staff.id)
+            assert user is not None
+            second_listen.request_second_listen(
+                session,
+                lease_id,
+                user,
+                start_s,
+                end_s,
+                duration,
+                store.settings.policy.workbench,
+                now,
             )
-    except second_listen.InvalidRequest as exc:
-        return RedirectResponse(f"/workbench?error={exc}", 303)
+    except SecondListenError as exc:
+        return _render(request, staff, error=exc.message, status=exc.status)
     return _redirect("asked")
 
 

@@ -18,6 +18,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("second_listener", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.alter_column("second_listener", server_default=None)
     op.create_table(
         "gold_answers",
         sa.Column("review_item_id", sa.String(length=32), nullable=False),
@@ -75,17 +83,60 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_review_tasks_lease_expires_at"), ["lease_expires_at"], unique=False
+            "ix_review_tasks_queued",
+            ["pool", "locale", "available_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
         )
         batch_op.create_index(
-            batch_op.f("ix_review_tasks_lease_holder_id"), ["lease_holder_id"], unique=False
+            "ix_review_tasks_lapsing",
+            ["lease_expires_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'leased'"),
+            sqlite_where=sa.text("status = 'leased'"),
         )
         batch_op.create_index(
-            "ix_review_tasks_queue", ["status", "pool", "locale", "available_at"], unique=False
+            "ix_review_tasks_holder",
+            ["lease_holder_id"],
+            unique=False,
+            postgresql_where=sa.text("status = 'leased'"),
+            sqlite_where=sa.text("status = 'leased'"),
         )
         batch_op.create_index(
             batch_op.f("ix_review_tasks_review_item_id"), ["review_item_id"], unique=False
         )
+
+    op.create_table(
+        "lease_grants",
+        sa.Column("lease_id", sa.String(length=32), nullable=False),
+        sa.Column("task_id", sa.String(length=32), nullable=False),
+        sa.Column("review_item_id", sa.String(length=32), nullable=False),
+        sa.Column("staff_id", sa.String(length=32), nullable=False),
+        sa.Column("pool", sa.String(length=16), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["review_item_id"],
+            ["review_items.id"],
+            name=op.f("fk_lease_grants_review_item_id_review_items"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff_users.id"], name=op.f("fk_lease_grants_staff_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["review_tasks.id"],
+            name=op.f("fk_lease_grants_task_id_review_tasks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("lease_id", name=op.f("pk_lease_grants")),
+    )
+    with op.batch_alter_table("lease_grants", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_lease_grants_review_item_id"), ["review_item_id"], unique=False
+        )
+        batch_op.create_index("ix_lease_grants_staff", ["staff_id", "granted_at"], unique=False)
 
     op.create_table(
         "safety_cases",
@@ -269,11 +320,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_cases_review_item_id"))
 
     op.drop_table("safety_cases")
+    with op.batch_alter_table("lease_grants", schema=None) as batch_op:
+        batch_op.drop_index("ix_lease_grants_staff")
+        batch_op.drop_index(batch_op.f("ix_lease_grants_review_item_id"))
+
+    op.drop_table("lease_grants")
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_tasks_review_item_id"))
-        batch_op.drop_index("ix_review_tasks_queue")
-        batch_op.drop_index(batch_op.f("ix_review_tasks_lease_holder_id"))
-        batch_op.drop_index(batch_op.f("ix_review_tasks_lease_expires_at"))
+        batch_op.drop_index("ix_review_tasks_holder")
+        batch_op.drop_index("ix_review_tasks_lapsing")
+        batch_op.drop_index("ix_review_tasks_queued")
 
     op.drop_table("review_tasks")
     op.drop_table("gold_answers")
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("second_listener")
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from earmuff.evaluate.text import (
+from earmuff.speech.text import (
     EditCounts,
     align,
     edit_distance,
