@@ -138,6 +138,57 @@ def test_an_infinite_duration_limit_is_refused(tmp_path: Path) -> None:
         Settings.for_workspace(tmp_path, env={"EARMUFF_MAX_DURATION_S": "inf"})
 
 
+def test_without_a_broker_the_pipeline_runs_in_process(tmp_path: Path) -> None:
+    settings = Settings.for_workspace(tmp_path, env={"EARMUFF_BROKER_URL": ""})
+    assert settings.broker_url is None
+    assert settings.pipeline_queue == "earmuff-pipeline"
+    assert settings.broker_visibility_timeout_s == 3600.0
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672//", "rediss://r:6380"]
+)
+def test_a_redis_or_rabbitmq_url_chooses_the_distributed_engine(tmp_path: Path, url: str) -> None:
+    env = {
+        "EARMUFF_BROKER_URL": url,
+        "EARMUFF_PIPELINE_QUEUE": "asr.eu-west:1",
+        "EARMUFF_BROKER_VISIBILITY_TIMEOUT_S": "600",
+    }
+    settings = Settings.for_workspace(tmp_path, env=env)
+    assert settings.broker_url == url
+    assert settings.pipeline_queue == "asr.eu-west:1"
+    assert settings.broker_visibility_timeout_s == 600.0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://u:hunter2@broker:21",
+        "sqs://hunter2@",
+        "redis://:hunter2@",
+        "hunter2@127.0.0.1:6379",
+        "amqp://u:hunter2@[::1",
+    ],
+)
+def test_a_broker_url_earmuff_cannot_use_is_refused_without_echoing_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(SettingsError, match="EARMUFF_BROKER_URL must be") as caught:
+        Settings.for_workspace(tmp_path, env={"EARMUFF_BROKER_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_broker_password_never_appears_in_the_settings_repr(tmp_path: Path) -> None:
+    env = {"EARMUFF_BROKER_URL": "amqp://earmuff:s3cret@mq:5672//"}
+    assert "s3cret" not in repr(Settings.for_workspace(tmp_path, env=env))
+
+
+@pytest.mark.parametrize("queue", ["-leading-dash", "with space", "x" * 101, "queue/slash"])
+def test_a_queue_name_brokers_may_mangle_is_refused(tmp_path: Path, queue: str) -> None:
+    with pytest.raises(SettingsError, match="EARMUFF_PIPELINE_QUEUE"):
+        Settings.for_workspace(tmp_path, env={"EARMUFF_PIPELINE_QUEUE": queue})
+
+
 def test_the_policy_file_in_the_workspace_is_read_by_default(tmp_path: Path) -> None:
     (tmp_path / "policy.toml").write_text('version = "ws-2"\n', encoding="utf-8")
     assert Settings.for_workspace(tmp_path, env={}).policy.version == "ws-2"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from earmuff.pipeline.runner import PipelineRunner
+import pytest
+
+from earmuff.pipeline.runner import PipelineRunner, RecordingBusy
 from earmuff.pipeline.stage import Outcome, Work
 from earmuff.store import Store
 from tests.pipeline.conftest import Household
@@ -107,3 +109,28 @@ def test_artifacts_are_sealed_under_the_account_key(store: Store, household: Hou
     assert seen["audio_seconds"] == b"0.5"
     stored = store.blobs.get(f"derived/{recording_id}/transcript.json")
     assert b"maria" not in stored and b"sister" not in stored
+
+
+def test_a_recording_another_runner_holds_is_refused_not_run_twice(
+    store: Store, household: Household
+) -> None:
+    calls: Counter[str] = Counter()
+    recording_id = household.upload()
+    rival = PipelineRunner(store, [Counting("only", Outcome.go("fine"), calls)])
+    refused: list[str] = []
+
+    class TriesTheRival:
+        name = "only"
+
+        def run(self, work: Work) -> Outcome:
+            with pytest.raises(RecordingBusy) as busy:
+                rival.run(work.facts.id)
+            refused.append(busy.value.recording_id)
+            assert rival.run_pending() == {}
+            return Outcome.go("fine")
+
+    PipelineRunner(store, [TriesTheRival()]).run(recording_id)
+    assert refused == [recording_id]
+    assert calls == Counter()
+    assert [r.status for r in rival.run(recording_id)] == ["done"]
+    assert calls == Counter(), "the rival found the stage already done once it could look"

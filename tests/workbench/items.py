@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from earmuff.store import Store
-from earmuff.store.review_items import NewReviewItem, queue_tasks, write_review_audio
 from earmuff.store.models import utcnow
+from earmuff.store.review_items import NewReviewItem, queue_tasks, write_review_audio
 from tests.audio_samples import wav
 
 

@@ -60,9 +60,7 @@ def sign_in(page: object, url: str, person: Person) -> None:
     page.click("button[type=submit]")  # type: ignore[attr-defined]
 
 
-def test_a_reviewer_works_a_task_in_the_browser(
-    live: tuple[Store, str], chromium: object
-) -> None:
+def test_a_reviewer_works_a_task_in_the_browser(live: tuple[Store, str], chromium: object) -> None:
     store, url = live
     first = queued_item(store, transcript="play the new album by [PERSON]", seconds=4.0)
     second = queued_item(store, transcript="what is the weather in [LOCATION]", seconds=3.0)

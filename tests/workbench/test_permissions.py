@@ -36,7 +36,7 @@ def staff_routes(app: FastAPI) -> list[tuple[APIRoute, str]]:
     for route in all_routes(app):
         permission = next(
             (
-                getattr(dep.call, "permission")
+                dep.call.permission
                 for dep in route.dependant.dependencies
                 if hasattr(dep.call, "permission")
             ),

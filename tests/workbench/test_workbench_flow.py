@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import soundfile as sf
-import io
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -214,3 +214,47 @@ def test_a_second_listen_is_asked_heard_and_answered_inside_the_workbench(
     browser.cookies.clear()
     sign_in(browser, ana, again=True)
     assert "abba" in browser.get("/workbench").text
+
+
+def test_qa_sees_agreement_makes_gold_and_never_sees_escalated_work(
+    store: Store, browser: TestClient
+) -> None:
+    queued_item(store, transcript="turn on the lights", copies=2)
+    queued_item(store, transcript="he has a knife")
+    ana = add_person(store, "ana", "annotator")
+    ben = add_person(store, "ben", "annotator")
+    quinn = add_person(store, "quinn", "qa_reviewer")
+    for person, text in ((ana, "turn on the lights"), (ben, "turn on the light")):
+        browser.cookies.clear()
+        csrf = sign_in(browser, person)
+        lease_id = take(browser, csrf)
+        browser.post(
+            "/workbench/submit",
+            data={
+                "csrf_token": csrf,
+                "lease_id": lease_id,
+                "transcript": text,
+                "intent": "smart_home",
+            },
+        )
+    browser.cookies.clear()
+    csrf = sign_in(browser, ana, again=True)
+    lease_id = take(browser, csrf)
+    browser.post(
+        "/workbench/submit",
+        data={
+            "csrf_token": csrf,
+            "lease_id": lease_id,
+            "transcript": "he has a knife",
+            "flag": "possible_crime",
+        },
+    )
+    browser.cookies.clear()
+    q_csrf = sign_in(browser, quinn)
+    page = browser.get("/qa").text
+    assert "Items with two or more transcripts: <strong>1</strong>" in page
+    assert "25.0 %" in page, "one word in four differs, whichever transcript is the reference"
+    assert "he has a knife" not in page
+    annotation_id = re.search(r'name="annotation_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    made = browser.post("/qa/gold", data={"csrf_token": q_csrf, "annotation_id": annotation_id})
+    assert made.status_code == 200 and ">gold<" in made.text

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from earmuff.audit import record, verify
+from earmuff.cli.demo_workbench import review_tour, seed_staff
 from earmuff.cli.samples import Sample, demo_samples
 from earmuff.config import Settings
 from earmuff.pipeline.build import build_runner
@@ -52,7 +54,7 @@ sampling_rate = 1.0
 """
 
 
-def run_demo(workspace: Path | None, port: int, console: Console) -> None:
+def run_demo(workspace: Path | None, port: int, console: Console, serve: bool = False) -> None:
     root = _fresh_workspace(
         workspace or Path(os.environ.get("EARMUFF_WORKSPACE") or DEFAULT_DEMO_WORKSPACE)
     )
@@ -75,14 +77,33 @@ def run_demo(workspace: Path | None, port: int, console: Console) -> None:
             _show_refusals(client, samples[0], tokens[0], console)
         console.print("the pipeline is working through the recordings (models load once)…")
         pipeline.wait_idle(timeout=900)
-    _show_pipeline(store, uploaded, console)
-    _show_review_items(store, console)
-    _show_storage(store, console)
+        _show_pipeline(store, uploaded, console)
+        _show_review_items(store, console)
+        console.rule("[bold]the review workbench")
+        people = seed_staff(store, console)
+        review_tour(base_url, store, people, console)
+        _show_storage(store, console)
+        if serve:
+            _serve_until_interrupted(base_url, console)
     store.close()
     console.print(
-        f"\nRun it yourself: [bold]earmuff serve --workspace {root}[/bold], "
-        "then open http://127.0.0.1:8000/docs"
+        f"\nRun it yourself: [bold]earmuff serve --workspace {root}[/bold], then sign in at "
+        "http://127.0.0.1:8000/login as a user above, with a code from an authenticator app "
+        "holding its TOTP secret"
     )
+
+
+def _serve_until_interrupted(base_url: str, console: Console) -> None:
+    console.print(
+        f"\n[bold]The workbench is being served at {base_url}/login[/bold]: sign in as any user "
+        "above (ana and sam review; quinn checks quality; olu runs the safety console; pia "
+        "audits; root manages staff). Press Ctrl-C to stop."
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 def _record_consent(

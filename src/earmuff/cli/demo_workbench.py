@@ -51,8 +51,12 @@ def seed_staff(store: Store, console: Console) -> dict[str, DemoStaff]:
                 session, store.keyring, username, role, locales=locales, safety_pool=safety_pool
             )
             people[username] = DemoStaff(username, role, made.password, made.totp_secret)
-            table.add_row(username, role + (" (safety pool)" if safety_pool else ""),
-                          made.password, made.totp_secret)
+            table.add_row(
+                username,
+                role + (" (safety pool)" if safety_pool else ""),
+                made.password,
+                made.totp_secret,
+            )
     console.print(table)
     return people
 
@@ -62,8 +66,11 @@ def sign_in(client: httpx.Client, person: DemoStaff) -> str:
     page = client.get("/login")
     client.post(
         "/login",
-        data={"username": person.username, "password": person.password,
-              "csrf_token": _csrf(page.text)},
+        data={
+            "username": person.username,
+            "password": person.password,
+            "csrf_token": _csrf(page.text),
+        },
     )
     page = client.get("/login/code")
     client.post(
@@ -81,7 +88,9 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def review_tour(base_url: str, store: Store, people: dict[str, DemoStaff], console: Console) -> None:
+def review_tour(
+    base_url: str, store: Store, people: dict[str, DemoStaff], console: Console
+) -> None:
     """Ana reviews the queue through the workbench's own routes; a leaked copy of what
     she heard, re-recorded over a phone line, is traced back to her lease."""
     with httpx.Client(base_url=base_url, timeout=60, follow_redirects=True) as ana:
@@ -97,15 +106,24 @@ def review_tour(base_url: str, store: Store, people: dict[str, DemoStaff], conso
                 break
             transcript = re.search(r'id="transcript"[^>]*>([^<]*)<', page)
             shown = transcript.group(1) if transcript else ""
-            url = ana.post("/api/workbench/audio-url", json={"lease_id": lease.group(1)},
-                           headers={"X-CSRF-Token": csrf}).json()["url"]
+            url = ana.post(
+                "/api/workbench/audio-url",
+                json={"lease_id": lease.group(1)},
+                headers={"X-CSRF-Token": csrf},
+            ).json()["url"]
             audio = ana.get(url)
             leaked = leaked or audio.content
             flag = "possible_crime" if number == 2 else None
-            ana.post("/workbench/submit", data={
-                "csrf_token": csrf, "lease_id": lease.group(1), "transcript": shown,
-                "intent": "other", **({"flag": flag} if flag else {}),
-            })
+            ana.post(
+                "/workbench/submit",
+                data={
+                    "csrf_token": csrf,
+                    "lease_id": lease.group(1),
+                    "transcript": shown,
+                    "intent": "other",
+                    **({"flag": flag} if flag else {}),
+                },
+            )
             did = f"flagged {flag}: a safety case opened" if flag else "heard it, submitted"
             table.add_row(str(number), shown[:60], did)
         console.print(table)

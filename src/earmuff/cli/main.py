@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +83,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
     pipeline: Annotated[
-        bool, typer.Option(help="Run the pipeline in-process (single worker only)")
+        bool,
+        typer.Option(
+            help="Run the pipeline: in-process (single worker only), or with "
+            "EARMUFF_BROKER_URL set, enqueue each recording for `earmuff worker`"
+        ),
     ] = True,
     workspace: Workspace = None,
 ) -> None:
@@ -90,24 +95,25 @@ def serve(
 
     One process runs Python on one core at a time; ``--workers N`` runs N processes
     sharing the port, each opening the same workspace. The in-process pipeline runs
-    with one worker; with more, run ``earmuff pipeline run`` beside them.
+    with one worker; with more, run ``earmuff pipeline run`` beside them, or set
+    ``EARMUFF_BROKER_URL`` and run ``earmuff worker``.
     """
-    from earmuff.pipeline.build import build_runner
-    from earmuff.pipeline.worker import InProcessPipeline
+    from earmuff.pipeline.engine import engine_for
     from earmuff.web import create_app
 
     settings = Settings.for_workspace(workspace)
     if workers == 1:
         store = open_store(settings)
-        worker = InProcessPipeline(lambda: build_runner(store)) if pipeline else None
+        worker = engine_for(store) if pipeline else None
         uvicorn.run(
             create_app(store=store, pipeline=worker), host=host, port=port, log_level="warning"
         )
         return
     _store(settings.workspace).close()
     os.environ["EARMUFF_WORKSPACE"] = str(settings.workspace)
+    distributed = pipeline and settings.broker_url is not None
     uvicorn.run(
-        "earmuff.web.app:create_app",
+        f"earmuff.web.app:{'create_distributed_app' if distributed else 'create_app'}",
         factory=True,
         workers=workers,
         host=host,
@@ -211,6 +217,7 @@ def pipeline_run(
 ) -> None:
     """Take recordings through the pipeline and print what each stage decided."""
     from earmuff.pipeline.build import build_runner
+    from earmuff.pipeline.runner import RecordingBusy
 
     store = _store(workspace)
     try:
@@ -222,11 +229,37 @@ def pipeline_run(
             except KeyError:
                 console.print(f"[red]error:[/red] no recording {recording_id}")
                 raise typer.Exit(1) from None
+            except RecordingBusy:
+                console.print(f"{recording_id}  busy: another worker is processing it")
+                continue
             steps = ", ".join(f"{r.stage}: {r.decision}" for r in reports)
             console.print(f"{recording_id}  {steps}")
         console.print(f"{len(ids)} recording(s) processed")
     finally:
         store.close()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Recordings processed at once, one process each")
+    ] = 1,
+    workspace: Workspace = None,
+) -> None:
+    """Run a worker of the distributed pipeline: take recordings from EARMUFF_BROKER_URL."""
+    from earmuff.config.settings import SettingsError
+    from earmuff.pipeline.distributed import run_worker, worker_app
+
+    try:
+        settings = Settings.for_workspace(workspace)
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if settings.broker_url is None:
+        console.print("[red]error:[/red] set EARMUFF_BROKER_URL (redis://... or amqp://...)")
+        raise typer.Exit(1)
+    open_store(settings).close()
+    raise typer.Exit(run_worker(worker_app(settings), concurrency))
 
 
 @accounts_app.command("consent")
@@ -263,12 +296,21 @@ def accounts_consent(
 def demo(
     workspace: Workspace = None,
     port: Annotated[int, typer.Option(help="Port for the demo server (0: any free port)")] = 0,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Keep serving the workbench after the tour (default: when run in a terminal)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Make a fresh demo workspace, register devices, upload recordings, and show the result."""
+    """Make a fresh demo workspace, register devices, upload recordings, review them in the
+    workbench, and show the result."""
     from earmuff.cli.demo import DemoError, run_demo
 
     try:
-        run_demo(workspace, port, console)
+        run_demo(workspace, port, console, serve=sys.stdin.isatty() if serve is None else serve)
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from earmuff.config.policy import Policy, load_policy
 
 DEFAULT_WORKSPACE = Path("earmuff-data")
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 
 
 class SettingsError(ValueError):
@@ -51,6 +55,13 @@ class Settings:
     secure_cookies: bool = True
     """Session cookies only over HTTPS (browsers treat http://localhost as secure)."""
     staff_session_hours: float = 10.0
+    broker_url: str | None = field(default=None, repr=False)
+    """The distributed engine's broker (Redis or RabbitMQ); unset runs the pipeline in-process."""
+    pipeline_queue: str = "earmuff-pipeline"
+    """The broker queue of pipeline work; on Redis it also namespaces earmuff's keys."""
+    broker_visibility_timeout_s: float = 3600.0
+    """Redis only: how long a recording handed to a worker stays unacknowledged before
+    Redis gives it to another (its worker may have died); longer than the slowest one."""
 
     @classmethod
     def for_workspace(
@@ -87,6 +98,9 @@ class Settings:
             policy=policy,
             secure_cookies=_bool(env, "EARMUFF_SECURE_COOKIES", True),
             staff_session_hours=_float(env, "EARMUFF_STAFF_SESSION_HOURS", 10.0),
+            broker_url=_broker_url(env),
+            pipeline_queue=_queue_name(env),
+            broker_visibility_timeout_s=_float(env, "EARMUFF_BROKER_VISIBILITY_TIMEOUT_S", 3600.0),
         )
 
 
@@ -114,6 +128,38 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < math.inf:
         raise SettingsError(f"{name} must be a positive, finite number, got {raw}")
     return value
+
+
+def _broker_url(env: Mapping[str, str]) -> str | None:
+    """The URL is checked here so a typo fails at start, naming only its scheme (never a
+    password the URL may carry)."""
+    raw = env.get("EARMUFF_BROKER_URL")
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in BROKER_SCHEMES or not host:
+        raise SettingsError(
+            "EARMUFF_BROKER_URL must be a Redis or RabbitMQ URL with a host, such as "
+            "redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
+            f" (got scheme {scheme or 'none'!r})"
+        )
+    return raw
+
+
+def _queue_name(env: Mapping[str, str]) -> str:
+    raw = env.get("EARMUFF_PIPELINE_QUEUE")
+    if not raw:
+        return Settings.pipeline_queue
+    if not _QUEUE_NAME.fullmatch(raw):
+        raise SettingsError(
+            "EARMUFF_PIPELINE_QUEUE must be 1-100 letters, digits and . _ : - "
+            f"(starting with a letter or digit), got {raw!r}"
+        )
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -12,7 +12,7 @@ from earmuff.pipeline.anonymize import AnonymizeStage
 from earmuff.pipeline.consent import ConsentStage
 from earmuff.pipeline.redact import PiiStage
 from earmuff.pipeline.review_item import ReviewItemStage
-from earmuff.pipeline.runner import PipelineRunner
+from earmuff.pipeline.runner import PipelineRunner, unfinished
 from earmuff.pipeline.sampling import SamplingStage
 from earmuff.pipeline.screen import ScreenStage
 from earmuff.pipeline.stage import Stage
@@ -84,3 +84,8 @@ def stages(models: Models) -> list[Stage]:
 
 def build_runner(store: Store, models: Models | None = None) -> PipelineRunner:
     return PipelineRunner(store, stages(models or Models(store.settings.policy)))
+
+
+def unfinished_recordings(store: Store) -> list[str]:
+    """What the configured pipeline has yet to finish, found without loading a model."""
+    return unfinished(store, ReviewItemStage.name)

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from earmuff.pipeline.runner import PipelineRunner
+from earmuff.pipeline.runner import PipelineRunner, RecordingBusy
 
 log = logging.getLogger(__name__)
 _STOP = ""
@@ -68,5 +68,7 @@ class InProcessPipeline:
     def _run(runner: PipelineRunner, recording_id: str) -> None:
         try:
             runner.run(recording_id)
+        except RecordingBusy:
+            log.info("recording %s is being processed by another worker", recording_id)
         except Exception:
             log.exception("the pipeline could not process recording %s", recording_id)

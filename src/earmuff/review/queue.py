@@ -14,32 +14,50 @@ may hear what is applied here, in the query that picks the task, not in the page
   never been given, indistinguishable from the rest on their side;
 - a lapsed lease puts its task back in the queue for anyone.
 
-Two reviewers never hold the same task. On PostgreSQL the pick is ``SELECT ... FOR
-UPDATE SKIP LOCKED``: concurrent pickers lock different rows instead of queueing on the
-same one. On SQLite every write transaction holds the database's single write lock from
-its start (``Database.transaction``), so a pick and its lease are one atomic step.
+Two reviewers never hold the same task. The pick is one ``UPDATE ... WHERE id =
+(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING``: on PostgreSQL concurrent
+pickers lock different rows instead of queueing on the same one; on SQLite every write
+transaction holds the database's single write lock from its start
+(``Database.transaction``), so the pick is atomic there too. A unique index on the
+holder of a leased task makes "one lease per reviewer" the database's rule as well:
+two tabs asking at once cannot both commit one.
 
-Lock order, to keep PostgreSQL free of deadlocks: a reviewer's own row, then an item,
-then its tasks.
+Every request is a handful of round trips (the pick and its lease are one), because
+under load each round trip costs more than the work it carries; the statements of the
+hot path are built once (``queue_sql``). Locks are taken item first, then its tasks,
+so PostgreSQL never finds a deadlock.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, true, update
+from sqlalchemy import ColumnElement, exists, func, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from earmuff.audit.log import record
 from earmuff.config.policy import WorkbenchPolicy
-from earmuff.pipeline.screen import LEXICON
-from earmuff.review.agreement import transcript_wer
+from earmuff.review import queue_sql as sql
 from earmuff.review.escalation import open_case
+from earmuff.review.gold import GoldRefused, gold_wer, make_gold
 from earmuff.review.item_state import in_play, in_play_clause
+from earmuff.review.reviewer import Reviewer
+from earmuff.review.submission import (
+    FLAGS,
+    SKIP_REASONS,
+    URGENCY,
+    InvalidSubmission,
+    Submission,
+    check_skip_reason,
+    flag_details,
+    validated,
+)
 from earmuff.store.crypto import KeyRing
 from earmuff.store.db import Database
 from earmuff.store.models import (
@@ -51,30 +69,30 @@ from earmuff.store.models import (
     StaffUser,
     new_id,
 )
-from earmuff.store.review_items import (
-    ANNOTATION_TEXT,
-    GOLD_TEXT,
-    open_item_text,
-    seal_item_text,
-)
+from earmuff.store.review_items import ANNOTATION_TEXT, seal_item_text
 
-FLAGS = (
-    "no_wake_word",
-    "unintelligible",
-    "not_for_this_locale",
-    "pii_leak",
-    "sensitive",
-    "possible_crime",
-    "someone_in_danger",
-)
-EXPLAINS_EMPTY_TRANSCRIPT = frozenset({"no_wake_word", "unintelligible", "not_for_this_locale"})
-URGENCY = ("someone_in_danger", "possible_crime", "sensitive")
-"""Escalating flags, most urgent first: a submission with several opens one case, for
-the most urgent."""
-SKIP_REASONS = ("no_audio", "wrong_language", "too_distressing", "technical_problem", "other")
-GOLD_MAKERS = ("qa_reviewer",)
-MAX_TRANSCRIPT_CHARS = 2000
-MAX_SLOT_CHARS = 200
+__all__ = [
+    "FLAGS",
+    "SKIP_REASONS",
+    "URGENCY",
+    "GoldRefused",
+    "InvalidSubmission",
+    "Lease",
+    "LeaseLost",
+    "Reviewer",
+    "ShiftCounts",
+    "Submission",
+    "current_lease",
+    "make_gold",
+    "next_task",
+    "release",
+    "renew",
+    "shift_counts",
+    "skip",
+    "submit",
+    "withdraw_item",
+]
+
 WITHDRAWN_AS: Mapping[str, str] = MappingProxyType(
     {"pii_leak": "pulled", "escalated": "escalated", "consent_withdrawn": "withdrawn"}
 )
@@ -82,6 +100,8 @@ WITHDRAWN_AS: Mapping[str, str] = MappingProxyType(
 KEPT_STATUSES = ("escalated", "deleted")
 """Statuses a withdrawal does not overwrite: an escalated item stays with the safety
 team, and a deleted one is gone."""
+ENDED = "this lease has ended: the task went back to the queue"
+WITHDRAWN = "the item was withdrawn from the queue"
 
 
 class LeaseLost(Exception):
@@ -91,33 +111,6 @@ class LeaseLost(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class InvalidSubmission(ValueError):
-    """A submission or skip the policy's schema does not allow; ``field`` names the part."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class GoldRefused(ValueError):
-    """An annotation that cannot become a gold answer."""
-
-
-@dataclass(frozen=True)
-class Reviewer:
-    """The person asking, as the queue needs them: a plain value, safe to pass around."""
-
-    id: str
-    role: str
-    locales: tuple[str, ...]
-    safety_pool: bool
-
-    @classmethod
-    def of(cls, user: StaffUser) -> Reviewer:
-        locales = tuple(part.strip() for part in user.locales.split(",") if part.strip())
-        return cls(id=user.id, role=user.role, locales=locales, safety_pool=user.safety_pool)
 
 
 @dataclass(frozen=True)
@@ -136,17 +129,6 @@ class Lease:
     locale: str
     started_at: datetime
     expires_at: datetime
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a reviewer made of the item they hold."""
-
-    transcript: str
-    intent: str | None = None
-    slots: Mapping[str, str] = field(default_factory=dict)
-    flags: tuple[str, ...] = ()
-    sensitive_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,29 +155,49 @@ def next_task(
     draw: Callable[[], float] = _chance,
 ) -> Lease | None:
     """The lease the reviewer holds, or a new one on the task the rules give them;
-    ``None`` when nothing is left for them."""
+    ``None`` when nothing is left for them.
+
+    If another request of the same reviewer commits a lease first, this one finds the
+    unique index in its way and asks again: it then returns that lease.
+    """
+    gold = draw() < policy.gold_share
+    try:
+        return _next_task(db, reviewer, policy, now, gold)
+    except IntegrityError:
+        return _next_task(db, reviewer, policy, now, gold)
+
+
+def _next_task(
+    db: Database, reviewer: Reviewer, policy: WorkbenchPolicy, now: datetime, gold: bool
+) -> Lease | None:
     with db.transaction() as session:
-        _lock_reviewer(session, reviewer.id)
-        held = _live_lease(session, reviewer.id, now)
-        if held is not None:
-            return held
-        pass
+        rows = session.connection().execute(sql.REVIEWER_LEASES, {"reviewer": reviewer.id}).all()
+        if not rows or not rows[0].active:
+            raise PermissionError("no active staff account for this reviewer")
+        held = [row for row in rows if row.id is not None]
+        if any(row.lease_expires_at > now for row in held):
+            return current_lease(session, reviewer, now)
+        for row in held:
+            _hand_back(session, row.id, row.lease_id, row.kind)
         if not reviewer.locales:
             return None
         pools = _pools(session, reviewer, policy, now)
-        task = None
-        if draw() < policy.gold_share:
-            task = _gold_task(session, reviewer, pools, now)
-        if task is None:
-            task = _claim(session, reviewer, pools, now)
-        if task is None:
-            return None
-        return _grant(session, task, reviewer.id, policy, now)
+        lease = _gold_lease(session, reviewer, pools, policy, now) if gold else None
+        return lease or _claim(session, reviewer, pools, policy, now)
 
 
 def current_lease(session: Session, reviewer: Reviewer, now: datetime) -> Lease | None:
     """The live lease the reviewer holds, if any."""
-    return _live_lease(session, reviewer.id, now)
+    row = session.execute(
+        select(ReviewTask, LeaseGrant.granted_at)
+        .join(LeaseGrant, LeaseGrant.lease_id == ReviewTask.lease_id)
+        .where(
+            ReviewTask.lease_holder_id == reviewer.id,
+            ReviewTask.status == "leased",
+            ReviewTask.lease_expires_at > now,
+        )
+    ).first()
+    return None if row is None else _lease_of(row[0], row[1])
 
 
 def renew(
@@ -209,9 +211,7 @@ def renew(
     with db.transaction() as session:
         task = _held_task(session, reviewer, lease_id)
         task.lease_expires_at = now + timedelta(minutes=policy.lease_minutes)
-        grant = session.get(LeaseGrant, lease_id)
-        assert grant is not None
-        return _lease_of(task, grant.granted_at)
+        return _lease_of(task, _granted_at(session, lease_id))
 
 
 def submit(
@@ -229,62 +229,64 @@ def submit(
     ``possible_crime`` and ``someone_in_danger`` take it out of every other queue and
     open a safety case, in the same transaction. The submission is kept either way.
     """
-    transcript = _validated(submission, policy)
+    transcript = validated(submission, policy)
     with db.transaction() as session:
-        item, task = _lock_held(session, reviewer, lease_id)
-        staff = session.get(StaffUser, reviewer.id)
-        grant = session.get(LeaseGrant, lease_id)
-        assert staff is not None and grant is not None
+        item, kind, started_at = _lock_held(session, reviewer, lease_id)
+        connection = session.connection()
+        task_id = connection.execute(
+            sql.FINISH,
+            {"lease": lease_id, "reviewer": reviewer.id, "done_by": reviewer.id, "at": now},
+        ).scalar()
+        if task_id is None:
+            _held_task(session, reviewer, lease_id)
+            raise LeaseLost(ENDED)
         annotation = Annotation(
             id=new_id(),
-            task_id=task.id,
+            task_id=task_id,
             review_item_id=item.id,
-            staff_id=staff.id,
-            staff_role=staff.role,
+            staff_id=reviewer.id,
+            staff_role=reviewer.role,
             outcome="submitted",
+            transcript_sealed=seal_item_text(keyring, item, ANNOTATION_TEXT, transcript),
             intent=submission.intent,
             slots=dict(submission.slots),
-            flags=_flag_details(submission),
-            started_at=grant.granted_at,
+            flags=flag_details(submission),
+            skip_reason=None,
+            gold_wer=gold_wer(session, keyring, item, transcript) if kind == "gold" else None,
+            started_at=started_at,
             submitted_at=now,
         )
-        annotation.transcript_sealed = seal_item_text(keyring, item, ANNOTATION_TEXT, transcript)
-        if task.kind == "gold":
-            annotation.gold_wer = _gold_wer(session, keyring, item, transcript)
-        session.add(annotation)
-        _finish(task, reviewer.id, now)
-        session.flush()
-        _act_on_flags(session, item, staff, annotation, submission, policy, now)
-        _close_if_finished(session, item)
+        connection.execute(sql.RECORD_ANNOTATION, _row_of(annotation))
+        _close_if_finished(session, item.id, kind)
+        _act_on_flags(session, item.id, reviewer, annotation.id, submission, policy, now)
         return annotation
 
 
 def skip(db: Database, reviewer: Reviewer, lease_id: str, reason: str, now: datetime) -> Annotation:
     """Give the task back with a reason: it returns to the queue for others and never
     comes back to this reviewer."""
-    if reason not in SKIP_REASONS:
-        raise InvalidSubmission("reason", f"a skip reason is one of {', '.join(SKIP_REASONS)}")
+    check_skip_reason(reason)
     with db.transaction() as session:
-        item, task = _lock_held(session, reviewer, lease_id)
-        staff = session.get(StaffUser, reviewer.id)
-        grant = session.get(LeaseGrant, lease_id)
-        assert staff is not None and grant is not None
+        item, _, started_at = _lock_held(session, reviewer, lease_id)
+        task = _held_task(session, reviewer, lease_id)
         annotation = Annotation(
             id=new_id(),
             task_id=task.id,
             review_item_id=item.id,
-            staff_id=staff.id,
-            staff_role=staff.role,
+            staff_id=reviewer.id,
+            staff_role=reviewer.role,
             outcome="skipped",
+            transcript_sealed=None,
+            intent=None,
             skip_reason=reason,
             slots={},
             flags={},
-            started_at=grant.granted_at,
+            gold_wer=None,
+            started_at=started_at,
             submitted_at=now,
         )
-        session.add(annotation)
-        _hand_back(task)
-        session.flush()
+        session.connection().execute(sql.RECORD_ANNOTATION, _row_of(annotation))
+        _hand_back(session, task.id, lease_id, task.kind)
         return annotation
 
 
@@ -296,7 +298,7 @@ def release(db: Database, reviewer: Reviewer, lease_id: str, now: datetime) -> b
             task = _held_task(session, reviewer, lease_id)
         except LeaseLost:
             return False
-        _hand_back(task)
+        _hand_back(session, task.id, lease_id, task.kind)
         return True
 
 
@@ -310,7 +312,9 @@ def withdraw_item(session: Session, review_item_id: str, reason: str) -> int:
     """
     if reason not in WITHDRAWN_AS:
         raise ValueError(f"an item is withdrawn for one of {', '.join(WITHDRAWN_AS)}")
-    item = session.get(ReviewItem, review_item_id, with_for_update=True, populate_existing=True)
+    item = session.get(
+        ReviewItem, review_item_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     if item is None:
         raise LookupError(f"no review item {review_item_id}")
     if item.status not in KEPT_STATUSES:
@@ -349,104 +353,15 @@ def shift_counts(
     )
 
 
-def make_gold(
-    db: Database, keyring: KeyRing, qa_reviewer: Reviewer, annotation_id: str
-) -> GoldAnswer:
-    """Make a checked annotation the known answer of its item; audited.
-
-    From then on the item is handed out, now and then, as a gold task to reviewers who
-    were never given it, and their work is graded against this answer. Making it again
-    from another annotation replaces the answer.
-    """
-    if qa_reviewer.role not in GOLD_MAKERS:
-        raise PermissionError("only a QA reviewer sets gold answers")
-    with db.transaction() as session:
-        annotation = session.get(Annotation, annotation_id)
-        if annotation is None:
-            raise LookupError(f"no annotation {annotation_id}")
-        if annotation.outcome != "submitted" or annotation.transcript_sealed is None:
-            raise GoldRefused("a skipped task has no answer to grade others by")
-        if annotation.flags:
-            raise GoldRefused("a flagged annotation is no answer to grade others by")
-        item = session.get(ReviewItem, annotation.review_item_id, with_for_update=True)
-        if item is None or not in_play(item):
-            raise GoldRefused("the item is no longer in play")
-        transcript = open_item_text(keyring, item, ANNOTATION_TEXT, annotation.transcript_sealed)
-        gold = session.get(GoldAnswer, item.id) or GoldAnswer(review_item_id=item.id)
-        gold.transcript_sealed = seal_item_text(keyring, item, GOLD_TEXT, transcript)
-        gold.intent = annotation.intent
-        gold.created_by_id = qa_reviewer.id
-        session.add(gold)
-        session.flush()
-        record(
-            session,
-            f"staff:{qa_reviewer.id}",
-            "review.gold_set",
-            f"review_item:{item.id}",
-            {"annotation": annotation.id},
-        )
-        return gold
-
-
-def _validated(submission: Submission, policy: WorkbenchPolicy) -> str:
-    """The transcript to keep, once every part of the submission fits the schema."""
-    transcript = submission.transcript.strip()
-    if len(transcript) > MAX_TRANSCRIPT_CHARS:
-        raise InvalidSubmission(
-            "transcript", f"a transcript is at most {MAX_TRANSCRIPT_CHARS} characters"
-        )
-    if any(ch != "\n" and (ord(ch) < 32 or ord(ch) == 127) for ch in transcript):
-        raise InvalidSubmission("transcript", "the transcript holds control characters")
-    unknown = [flag for flag in submission.flags if flag not in FLAGS]
-    if unknown:
-        raise InvalidSubmission(
-            "flags", f"unknown flag {unknown[0]!r}; flags are {', '.join(FLAGS)}"
-        )
-    flags = set(submission.flags)
-    if not transcript and not flags & EXPLAINS_EMPTY_TRANSCRIPT:
-        raise InvalidSubmission(
-            "transcript",
-            "write what was said, or flag no wake word, unintelligible or not for this locale",
-        )
-    if submission.intent is not None and submission.intent not in policy.intents:
-        raise InvalidSubmission(
-            "intent",
-            f"unknown intent {submission.intent!r}; intents are {', '.join(policy.intents)}",
-        )
-    for name, value in submission.slots.items():
-        if name not in policy.slots:
-            raise InvalidSubmission(
-                "slots", f"unknown slot {name!r}; slots are {', '.join(policy.slots)}"
-            )
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_SLOT_CHARS:
-            raise InvalidSubmission(
-                "slots", f"slot {name!r} needs a value of 1 to {MAX_SLOT_CHARS} characters"
-            )
-    category = submission.sensitive_category
-    if "sensitive" in flags:
-        if category not in LEXICON:
-            raise InvalidSubmission(
-                "sensitive_category",
-                f"the sensitive flag needs a category, one of {', '.join(LEXICON)}",
-            )
-    elif category is not None:
-        raise InvalidSubmission("sensitive_category", "a category goes with the sensitive flag")
-    return transcript
-
-
-def _flag_details(submission: Submission) -> dict[str, object]:
-    return {
-        flag: submission.sensitive_category if flag == "sensitive" else True
-        for flag in FLAGS
-        if flag in submission.flags
-    }
+def _row_of(annotation: Annotation) -> dict[str, Any]:
+    return {column.key: getattr(annotation, column.key) for column in sql.ANNOTATIONS.columns}
 
 
 def _act_on_flags(
     session: Session,
-    item: ReviewItem,
-    staff: StaffUser,
-    annotation: Annotation,
+    item_id: str,
+    reviewer: Reviewer,
+    annotation_id: str,
     submission: Submission,
     policy: WorkbenchPolicy,
     now: datetime,
@@ -456,103 +371,68 @@ def _act_on_flags(
     urgent = [flag for flag in URGENCY if flag in submission.flags]
     leaked = "pii_leak" in submission.flags
     if leaked or urgent:
-        withdraw_item(session, item.id, "escalated" if urgent else "pii_leak")
+        withdraw_item(session, item_id, "escalated" if urgent else "pii_leak")
     if leaked:
         record(
             session,
-            f"staff:{staff.id}",
+            f"staff:{reviewer.id}",
             "review.item_pulled",
-            f"review_item:{item.id}",
-            {"reason": "pii_leak", "annotation": annotation.id},
+            f"review_item:{item_id}",
+            {"reason": "pii_leak", "annotation": annotation_id},
         )
     if urgent:
         category = submission.sensitive_category if "sensitive" in submission.flags else None
-        open_case(session, item.id, urgent[0], category, staff, policy, now)
+        staff = session.get(StaffUser, reviewer.id)
+        assert staff is not None
+        open_case(session, item_id, urgent[0], category, staff, policy, now)
 
 
-def _gold_wer(
-    session: Session, keyring: KeyRing, item: ReviewItem, transcript: str
-) -> float | None:
-    gold = session.get(GoldAnswer, item.id)
-    if gold is None:
-        return None
-    answer = open_item_text(keyring, item, GOLD_TEXT, gold.transcript_sealed)
-    return transcript_wer(answer, transcript)
-
-
-def _close_if_finished(session: Session, item: ReviewItem) -> None:
-    """A queued item whose every task (gold tasks aside) is done is done."""
-    if item.status != "queued":
+def _close_if_finished(session: Session, item_id: str, kind: str) -> None:
+    """A queued item whose every task (gold tasks aside) is done is done. A single
+    task is its item's only one; a gold task never finishes an item."""
+    if kind == "gold":
         return
-    open_tasks = session.scalar(
-        select(func.count())
-        .select_from(ReviewTask)
-        .where(
-            ReviewTask.review_item_id == item.id,
-            ReviewTask.kind != "gold",
-            ReviewTask.status != "done",
-        )
+    connection = session.connection()
+    if kind == "overlap" and connection.execute(sql.OPEN_COPIES, {"item": item_id}).scalar():
+        return
+    connection.execute(sql.CLOSE_ITEM, {"item": item_id})
+
+
+def _granted_at(session: Session, lease_id: str | None) -> datetime:
+    granted_at = session.scalar(
+        select(LeaseGrant.granted_at).where(LeaseGrant.lease_id == lease_id)
     )
-    if not open_tasks:
-        item.status = "done"
+    assert granted_at is not None
+    return granted_at
 
 
-def _lock_reviewer(session: Session, reviewer_id: str) -> None:
-    """Serialise one reviewer's own requests (two tabs asking at once get one lease);
-    other reviewers are not held up. A no-op lock on SQLite, whose writers queue anyway."""
-    active = session.scalar(
-        select(StaffUser.active).where(StaffUser.id == reviewer_id).with_for_update(key_share=True)
-    )
-    if not active:
-        raise PermissionError("no active staff account for this reviewer")
-
-
-def _live_lease(session: Session, reviewer_id: str, now: datetime) -> Lease | None:
-    row = session.execute(
-        select(ReviewTask, LeaseGrant.granted_at)
-        .join(LeaseGrant, LeaseGrant.lease_id == ReviewTask.lease_id)
-        .where(
-            ReviewTask.lease_holder_id == reviewer_id,
-            ReviewTask.status == "leased",
-            ReviewTask.lease_expires_at > now,
-        )
-        .limit(1)
-    ).first()
-    return None if row is None else _lease_of(row[0], row[1])
-
-
-def _release_lapsed(session: Session, reviewer_id: str, now: datetime) -> None:
-    """Before a reviewer gets a new lease, any lapsed one of theirs goes back to the
-    queue, so an old lease can never be renewed into a second one held at once."""
-    lapsed = session.scalars(
-        select(ReviewTask)
-        .where(
-            ReviewTask.lease_holder_id == reviewer_id,
-            ReviewTask.status == "leased",
-            ReviewTask.lease_expires_at <= now,
-        )
-        .with_for_update()
-    )
-    for task in lapsed:
-        _hand_back(task)
-
-
-def _hand_back(task: ReviewTask) -> None:
+def _hand_back(session: Session, task_id: str, lease_id: str | None, kind: str) -> None:
     """Back to the queue, keeping its place; a gold task was made for one reviewer and
-    goes away instead."""
-    if task.kind == "gold":
-        task.status = "withdrawn"
-        return
-    task.status = "queued"
-    task.lease_id = None
-    task.lease_holder_id = None
-    task.lease_expires_at = None
+    goes away instead.
 
-
-def _finish(task: ReviewTask, reviewer_id: str, now: datetime) -> None:
-    task.status = "done"
-    task.completed_by_id = reviewer_id
-    task.completed_at = now
+    The update names the lease it ends: a lapsed lease that someone else took over a
+    moment ago is theirs now, and stays so.
+    """
+    ended: dict[str, Any] = (
+        {"status": "withdrawn"}
+        if kind == "gold"
+        else {
+            "status": "queued",
+            "lease_id": None,
+            "lease_holder_id": None,
+            "lease_expires_at": None,
+        }
+    )
+    session.execute(
+        update(ReviewTask)
+        .where(
+            ReviewTask.id == task_id,
+            ReviewTask.lease_id == lease_id,
+            ReviewTask.status == "leased",
+        )
+        .values(**ended)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def _pools(
@@ -569,87 +449,80 @@ def _pools(
 
 
 def _sensitive_handed_out(session: Session, reviewer_id: str, since: datetime) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(LeaseGrant)
-        .where(
-            LeaseGrant.staff_id == reviewer_id,
-            LeaseGrant.granted_at > since,
-            LeaseGrant.pool == "safety",
-        )
+    count = session.connection().execute(
+        sql.SAFETY_HANDED_OUT, {"reviewer": reviewer_id, "since": since}
     )
-    return count or 0
-
-
-def _not_done_by(reviewer_id: str) -> Select[tuple[int]]:
-    """Tasks whose item the reviewer has not annotated or skipped."""
-    return select(1).where(
-        Annotation.review_item_id == ReviewTask.review_item_id,
-        Annotation.staff_id == reviewer_id,
-    )
+    return int(count.scalar() or 0)
 
 
 def _claim(
-    session: Session, reviewer: Reviewer, pools: tuple[str, ...], now: datetime
-) -> ReviewTask | None:
-    """Lock the first task the reviewer may take: a lapsed lease first (it has waited
-    longest), then the oldest queued task, pool by pool, locale by locale.
+    session: Session,
+    reviewer: Reviewer,
+    pools: tuple[str, ...],
+    policy: WorkbenchPolicy,
+    now: datetime,
+) -> Lease | None:
+    """Lease the oldest task the reviewer may take, pool by pool, locale by locale.
 
-    One query per locale keeps each an ordered walk of the partial index on queued
-    tasks, stopping at the first row nobody else holds.
+    A task whose lease lapsed is as free as a queued one and keeps its place (its
+    original age), so it goes out again first. Each pick walks the partial index of
+    open tasks in age order, past the few leased ones at its head, and stops at the
+    first row nobody else holds; one query per locale keeps the walk ordered.
     """
-    mine = ~exists(_not_done_by(reviewer.id))
+    connection = session.connection()
+    lease_id = new_id()
+    expires_at = now + timedelta(minutes=policy.lease_minutes)
     for pool in pools:
-        lapsed = session.scalars(
-            select(ReviewTask)
-            .where(
-                ReviewTask.status == "leased",
-                ReviewTask.lease_expires_at <= now,
-                ReviewTask.pool == pool,
-                ReviewTask.locale.in_(reviewer.locales),
-                ReviewTask.kind != "gold",
-                mine,
-            )
-            .order_by(ReviewTask.lease_expires_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if lapsed is not None:
-            return lapsed
         for locale in reviewer.locales:
-            queued = session.scalars(
-                select(ReviewTask)
-                .where(
-                    ReviewTask.status == "queued",
-                    ReviewTask.pool == pool,
-                    ReviewTask.locale == locale,
-                    mine,
-                )
-                .order_by(ReviewTask.available_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+            row = connection.execute(
+                sql.CLAIM,
+                {
+                    "reviewer": reviewer.id,
+                    "now": now,
+                    "new_lease": lease_id,
+                    "expires": expires_at,
+                    "in_pool": pool,
+                    "in_locale": locale,
+                },
             ).first()
-            if queued is not None:
-                return queued
+            if row is not None:
+                lease = Lease(
+                    lease_id=lease_id,
+                    task_id=row.id,
+                    review_item_id=row.review_item_id,
+                    kind=row.kind,
+                    pool=pool,
+                    locale=locale,
+                    started_at=now,
+                    expires_at=expires_at,
+                )
+                _record_grant(session, lease, reviewer.id)
+                return lease
     return None
 
 
-def _gold_task(
-    session: Session, reviewer: Reviewer, pools: tuple[str, ...], now: datetime
-) -> ReviewTask | None:
+def _gold_lease(
+    session: Session,
+    reviewer: Reviewer,
+    pools: tuple[str, ...],
+    policy: WorkbenchPolicy,
+    now: datetime,
+) -> Lease | None:
     """A new task, made for this reviewer, on a gold item they were never given.
 
+    The item is the first eligible one from a random point of the (random) item ids,
+    wrapping round once: a random pick that reads a few rows, not every gold item.
     Gold tasks whose leases lapsed are withdrawn first: each was made for one reviewer,
     and left standing it would keep its item looking unfinished.
     """
     lapsed_gold = (
         select(ReviewTask.id)
         .where(
-            ReviewTask.status == "leased",
+            ReviewTask.status == sql.LEASED,
             ReviewTask.lease_expires_at <= now,
             ReviewTask.kind == "gold",
         )
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     session.execute(
         update(ReviewTask)
@@ -666,7 +539,7 @@ def _gold_task(
     pool_rule: ColumnElement[bool] = (
         true() if "safety" in pools else ReviewItem.sensitive_category.is_(None)
     )
-    picked = session.execute(
+    eligible = (
         select(GoldAnswer.review_item_id, ReviewItem.locale, ReviewItem.sensitive_category)
         .join(ReviewItem, ReviewItem.id == GoldAnswer.review_item_id)
         .where(
@@ -676,50 +549,63 @@ def _gold_task(
             ~given,
             ~annotated,
         )
-        .order_by(func.random())
+        .order_by(GoldAnswer.review_item_id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=GoldAnswer)
-    ).first()
+        .with_for_update(skip_locked=True, key_share=True, of=GoldAnswer)
+    )
+    start = new_id()
+    picked = (
+        session.execute(eligible.where(GoldAnswer.review_item_id >= start)).first()
+        or session.execute(eligible.where(GoldAnswer.review_item_id < start)).first()
+    )
     if picked is None:
         return None
     item_id, locale, category = picked
     last_slot = session.scalar(
         select(func.max(ReviewTask.slot)).where(ReviewTask.review_item_id == item_id)
     )
-    task = ReviewTask(
-        id=new_id(),
+    lease = Lease(
+        lease_id=new_id(),
+        task_id=new_id(),
         review_item_id=item_id,
-        slot=(last_slot if last_slot is not None else -1) + 1,
         kind="gold",
         pool="safety" if category else "general",
         locale=locale,
-        status="queued",
-        available_at=now,
+        started_at=now,
+        expires_at=now + timedelta(minutes=policy.lease_minutes),
     )
-    session.add(task)
-    return task
-
-
-def _grant(
-    session: Session, task: ReviewTask, reviewer_id: str, policy: WorkbenchPolicy, now: datetime
-) -> Lease:
-    task.status = "leased"
-    task.lease_id = new_id()
-    task.lease_holder_id = reviewer_id
-    task.lease_expires_at = now + timedelta(minutes=policy.lease_minutes)
-    session.flush()
     session.add(
-        LeaseGrant(
-            lease_id=task.lease_id,
-            task_id=task.id,
-            review_item_id=task.review_item_id,
-            staff_id=reviewer_id,
-            pool=task.pool,
-            granted_at=now,
+        ReviewTask(
+            id=lease.task_id,
+            review_item_id=item_id,
+            slot=(last_slot if last_slot is not None else -1) + 1,
+            kind="gold",
+            pool=lease.pool,
+            locale=locale,
+            status="leased",
+            available_at=now,
+            lease_id=lease.lease_id,
+            lease_holder_id=reviewer.id,
+            lease_expires_at=lease.expires_at,
         )
     )
     session.flush()
-    return _lease_of(task, now)
+    _record_grant(session, lease, reviewer.id)
+    return lease
+
+
+def _record_grant(session: Session, lease: Lease, reviewer_id: str) -> None:
+    session.connection().execute(
+        sql.RECORD_GRANT,
+        {
+            "lease_id": lease.lease_id,
+            "task_id": lease.task_id,
+            "review_item_id": lease.review_item_id,
+            "staff_id": reviewer_id,
+            "pool": lease.pool,
+            "granted_at": lease.started_at,
+        },
+    )
 
 
 def _held_task(session: Session, reviewer: Reviewer, lease_id: str) -> ReviewTask:
@@ -727,40 +613,38 @@ def _held_task(session: Session, reviewer: Reviewer, lease_id: str) -> ReviewTas
     task = session.scalar(
         select(ReviewTask)
         .where(ReviewTask.lease_id == lease_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    _check_held(task, reviewer)
-    assert task is not None
+    if task is None or task.lease_holder_id != reviewer.id:
+        raise LeaseLost(ENDED)
+    if task.status == "withdrawn":
+        raise LeaseLost(WITHDRAWN)
+    if task.status == "done":
+        raise LeaseLost("this task was already submitted")
+    if task.status != "leased":
+        raise LeaseLost(ENDED)
     return task
 
 
 def _lock_held(
     session: Session, reviewer: Reviewer, lease_id: str
-) -> tuple[ReviewItem, ReviewTask]:
-    """The item and the task held under ``lease_id``, both locked, item first: two
-    submissions on one item are serialised, so the last one sees the item finished."""
-    item_id = session.scalar(
-        select(ReviewTask.review_item_id).where(ReviewTask.lease_id == lease_id)
-    )
-    if item_id is None:
-        raise LeaseLost("this lease has ended: the task went back to the queue")
-    item = session.get(ReviewItem, item_id, with_for_update=True, populate_existing=True)
-    task = _held_task(session, reviewer, lease_id)
-    if item is None or not in_play(item):
-        raise LeaseLost("the item was withdrawn from the queue")
-    return item, task
+) -> tuple[ReviewItem, str, datetime]:
+    """The item of the lease, locked (two submissions on one item are serialised, so
+    the last one sees the item finished), the task's kind, and when the lease was
+    granted. The lease's grant names its task and item; the task is locked after.
 
-
-def _check_held(task: ReviewTask | None, reviewer: Reviewer) -> None:
-    if task is None or task.lease_holder_id != reviewer.id:
-        raise LeaseLost("this lease has ended: the task went back to the queue")
-    if task.status == "withdrawn":
-        raise LeaseLost("the item was withdrawn from the queue")
-    if task.status == "done":
-        raise LeaseLost("this task was already submitted")
-    if task.status != "leased":
-        raise LeaseLost("this lease has ended: the task went back to the queue")
+    The item comes back as a detached row holding what sealing needs (id, key,
+    status), not tracked by the session: the hot path writes with statements.
+    """
+    row = session.connection().execute(sql.HELD_ITEM, {"lease": lease_id}).first()
+    if row is None or row.staff_id != reviewer.id:
+        raise LeaseLost(ENDED)
+    item = ReviewItem(id=row.id, status=row.status, key_sealed=row.key_sealed)
+    if not in_play(item):
+        _held_task(session, reviewer, lease_id)
+        raise LeaseLost(WITHDRAWN)
+    return item, row.kind, row.granted_at
 
 
 def _lease_of(task: ReviewTask, started_at: datetime) -> Lease:

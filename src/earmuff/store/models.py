@@ -313,12 +313,12 @@ class ReviewTask(Base):
     __table_args__ = (
         UniqueConstraint("review_item_id", "slot"),
         Index(
-            "ix_review_tasks_queued",
+            "ix_review_tasks_open",
             "pool",
             "locale",
             "available_at",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status IN ('queued', 'leased')"),
+            sqlite_where=text("status IN ('queued', 'leased')"),
         ),
         Index(
             "ix_review_tasks_lapsing",
@@ -327,15 +327,16 @@ class ReviewTask(Base):
             sqlite_where=text("status = 'leased'"),
         ),
         Index(
-            "ix_review_tasks_holder",
+            "ux_review_tasks_one_lease",
             "lease_holder_id",
+            unique=True,
             postgresql_where=text("status = 'leased'"),
             sqlite_where=text("status = 'leased'"),
         ),
     )
-    """The queue's indexes cover only the rows each question is about (queued tasks by
-    pool, locale and age; live leases by expiry and holder), so they stay small however
-    much finished work the table holds."""
+    """The queue's indexes cover only the rows each question is about (open tasks by
+    pool, locale and age; leases by expiry), so they stay small however much finished
+    work the table holds. The unique one is a rule: one leased task per reviewer."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     review_item_id: Mapped[str] = mapped_column(
@@ -386,12 +387,12 @@ class Annotation(Base):
     """
 
     __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_item_staff", "review_item_id", "staff_id"),)
+    """Answers "has this reviewer done this item?", which every hand-out asks."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("review_tasks.id", ondelete="CASCADE"))
-    review_item_id: Mapped[str] = mapped_column(
-        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
-    )
+    review_item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"))
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
     staff_role: Mapped[str] = mapped_column(String(32))
     """The role, kept apart from the person, is what an owner is told about a review."""

@@ -53,7 +53,7 @@ def _kek(keyring: KeyRing) -> bytes:
 def write_review_audio(keyring: KeyRing, blobs: BlobStore, item: NewReviewItem) -> ReviewItem:
     """Seal and store the audio; return the (not yet added) row that points at it."""
     item_id = new_id()
-    key = secrets.token_bytes(KEY_BYTES)
+    key, key_sealed = new_item_key(keyring, item_id)
     blob_key = f"review/{item_id}.wav"
     blobs.put(blob_key, seal(key, item.audio_wav, _context(item_id, "audio")))
     return ReviewItem(
@@ -63,12 +63,18 @@ def write_review_audio(keyring: KeyRing, blobs: BlobStore, item: NewReviewItem) 
         policy_version=item.policy_version,
         model_versions=item.model_versions,
         audio_blob_key=blob_key,
-        key_sealed=seal(_kek(keyring), key, _context(item_id, "key")),
+        key_sealed=key_sealed,
         transcript_sealed=seal(key, item.masked_transcript.encode(), _context(item_id, "text")),
         sensitive_category=item.sensitive_category,
         status="queued",
         expires_at=item.expires_at,
     )
+
+
+def new_item_key(keyring: KeyRing, item_id: str) -> tuple[bytes, bytes]:
+    """A fresh data key for an item, and the same key sealed for the item's row."""
+    key = secrets.token_bytes(KEY_BYTES)
+    return key, seal(_kek(keyring), key, _context(item_id, "key"))
 
 
 def queue_tasks(session: Session, item: ReviewItem, copies: int) -> list[ReviewTask]:

@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from earmuff import __version__
 from earmuff.config import Settings
+from earmuff.pipeline.engine import PipelineEngine
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
-from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
 from earmuff.web import (
     admin,
@@ -43,12 +43,13 @@ SECURITY_HEADERS = {
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
-    pipeline: InProcessPipeline | None = None,
+    pipeline: PipelineEngine | None = None,
 ) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment) or an open ``store``.
 
-    With ``pipeline``, every stored recording is handed to it, and it runs for the app's
-    lifetime; without, recordings wait for ``earmuff pipeline run``.
+    With ``pipeline`` (in-process, or the broker of the distributed engine), every
+    stored recording is handed to it, and it runs for the app's lifetime; without,
+    recordings wait for ``earmuff pipeline run``.
     """
     store = store or open_store(settings or Settings.for_workspace())
 
@@ -109,3 +110,11 @@ def create_app(
         RecordingMetadata.model_json_schema(ref_template="#/components/schemas/{model}")
     )
     return app
+
+
+def create_distributed_app() -> FastAPI:
+    """One process of ``earmuff serve --workers N`` with a broker: it enqueues what it stores."""
+    from earmuff.pipeline.distributed import BrokerPipeline
+
+    store = open_store(Settings.for_workspace())
+    return create_app(store=store, pipeline=BrokerPipeline(store))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from earmuff.review.agreement import agreement_report
 from earmuff.review.queue import GoldRefused, make_gold
@@ -23,6 +23,9 @@ from earmuff.web.workbench import reviewer_of
 router = APIRouter(include_in_schema=False)
 qa_only = require("qa")
 RECENT = 50
+CHECKABLE = ("queued", "done")
+"""Pulled items leaked personal details and escalated ones belong to the safety team:
+neither is shown here. Sensitive items only to QA reviewers in the safety pool."""
 
 
 def _render(request: Request, staff: Staff, status: int = 200, **context: object) -> Response:
@@ -34,7 +37,12 @@ def _render(request: Request, staff: Staff, status: int = 200, **context: object
             .join(ReviewItem, ReviewItem.id == Annotation.review_item_id)
             .join(StaffUser, StaffUser.id == Annotation.staff_id)
             .outerjoin(GoldAnswer, GoldAnswer.review_item_id == ReviewItem.id)
-            .where(Annotation.outcome == "submitted", ReviewItem.key_sealed.is_not(None))
+            .where(
+                Annotation.outcome == "submitted",
+                ReviewItem.key_sealed.is_not(None),
+                ReviewItem.status.in_(CHECKABLE),
+                ReviewItem.sensitive_category.is_(None) | literal(staff.safety_pool),
+            )
             .order_by(Annotation.submitted_at.desc())
             .limit(RECENT)
         ).all()

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from pydantic import BaseModel
 
 from earmuff.review.escalation import (
@@ -26,6 +28,12 @@ from earmuff.web.signed_urls import BadAudioToken, sign, verify
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def policy_html(text: str) -> Markup:
+    """The procedure as HTML; raw HTML in the source is escaped, never passed through."""
+    return Markup(_MARKDOWN.render(text))  # noqa: S704 - markdown-it escapes its input
 api = APIRouter(prefix="/api/safety", tags=["safety"])
 officers = require("safety")
 
@@ -35,7 +43,9 @@ class AudioUrl(BaseModel):
     expires_in_s: int
 
 
-def _page(request: Request, name: str, staff: Staff, status: int = 200, **context: object) -> Response:
+def _page(
+    request: Request, name: str, staff: Staff, status: int = 200, **context: object
+) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"staff": staff, **context}, status_code=status
     )
@@ -56,7 +66,7 @@ def console(
         staff,
         cases=cases,
         closed=closed,
-        policy_text=safety_policy(store.settings.policy.workbench),
+        policy_text=policy_html(safety_policy(store.settings.policy.workbench)),
     )
 
 
@@ -99,7 +109,7 @@ def _case_page(
         transcript=transcript,
         actions=SAFETY_ACTIONS,
         error=error,
-        policy_text=safety_policy(store.settings.policy.workbench),
+        policy_text=policy_html(safety_policy(store.settings.policy.workbench)),
     )
 
 

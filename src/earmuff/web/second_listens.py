@@ -31,7 +31,9 @@ class AudioUrl(BaseModel):
     expires_in_s: int
 
 
-def _page(request: Request, name: str, staff: Staff, status: int = 200, **context: object) -> Response:
+def _page(
+    request: Request, name: str, staff: Staff, status: int = 200, **context: object
+) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"staff": staff, **context}, status_code=status
     )
@@ -54,7 +56,9 @@ def requests_page(
         staff,
         requests=requests,
         opted_in=opted_in,
-        notice="Thank you: your suggestion went to your colleague." if notice == "answered" else None,
+        notice="Thank you: your suggestion went to your colleague."
+        if notice == "answered"
+        else None,
     )
 
 
@@ -101,7 +105,9 @@ def answer(
                     request_id
                 )
         if listen is None:
-            return _page(request, "staff/refused.html", staff, status=exc.status, message=exc.message)
+            return _page(
+                request, "staff/refused.html", staff, status=exc.status, message=exc.message
+            )
         return _page(
             request,
             "workbench/second_listen.html",
@@ -145,7 +151,9 @@ def span_audio(
         with store.db.transaction() as session:
             user = session.get(StaffUser, staff.id)
             assert user is not None
-            wav = second_listen.listen(session, store.keyring, store.blobs, grant.subject, user, now)
+            wav = second_listen.listen(
+                session, store.keyring, store.blobs, grant.subject, user, now
+            )
     except SecondListenError as exc:
         return error_response(exc.status, exc.code, exc.message)
     return audio_response(request, wav, staff, {"second_listen": grant.subject})

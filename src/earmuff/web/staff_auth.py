@@ -188,11 +188,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         if wants_html(request):
-            templates = request.app.state.templates
-            return templates.TemplateResponse(
+            page: Response = request.app.state.templates.TemplateResponse(
                 request,
                 "staff/refused.html",
                 {"message": exc.message, "staff": current_staff(request)},
                 status_code=403,
             )
+            return page
         return error_response(403, "forbidden", exc.message)

@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
+from earmuff.audio.span import wav_duration
 from earmuff.audit.log import record
 from earmuff.pipeline.screen import LEXICON
 from earmuff.review import queue, second_listen
 from earmuff.review.queue import InvalidSubmission, LeaseLost, Reviewer, Submission
 from earmuff.review.second_listen import SecondListenError
-from earmuff.audio.span import wav_duration
 from earmuff.store.models import ReviewItem, StaffSession, StaffUser, utcnow
 from earmuff.store.review_items import read_review_audio, read_review_transcript
 from earmuff.web.audio_stream import audio_response
@@ -212,7 +212,7 @@ def stop_for_today(request: Request, staff: Annotated[Staff, Depends(reviewer_on
     with store.db.transaction() as session:
         session.execute(delete(StaffSession).where(StaffSession.token_hash == staff.session_hash))
         record(session, f"staff:{staff.id}", "staff.stopped_for_today", f"staff:{staff.id}", {})
-    response = request.app.state.templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request,
         "workbench/stopped.html",
         {"staff": None, "support": store.settings.policy.workbench.support_contact},

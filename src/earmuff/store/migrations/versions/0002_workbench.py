@@ -83,11 +83,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_review_tasks_queued",
+            "ix_review_tasks_open",
             ["pool", "locale", "available_at"],
             unique=False,
-            postgresql_where=sa.text("status = 'queued'"),
-            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status IN ('queued', 'leased')"),
+            sqlite_where=sa.text("status IN ('queued', 'leased')"),
         )
         batch_op.create_index(
             "ix_review_tasks_lapsing",
@@ -97,9 +97,9 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'leased'"),
         )
         batch_op.create_index(
-            "ix_review_tasks_holder",
+            "ux_review_tasks_one_lease",
             ["lease_holder_id"],
-            unique=False,
+            unique=True,
             postgresql_where=sa.text("status = 'leased'"),
             sqlite_where=sa.text("status = 'leased'"),
         )
@@ -264,7 +264,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("annotations", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_annotations_review_item_id"), ["review_item_id"], unique=False
+            "ix_annotations_item_staff", ["review_item_id", "staff_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_annotations_staff_id"), ["staff_id"], unique=False)
 
@@ -303,7 +303,7 @@ def downgrade() -> None:
     op.drop_table("safety_case_events")
     with op.batch_alter_table("annotations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_annotations_staff_id"))
-        batch_op.drop_index(batch_op.f("ix_annotations_review_item_id"))
+        batch_op.drop_index("ix_annotations_item_staff")
 
     op.drop_table("annotations")
     with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
@@ -327,9 +327,9 @@ def downgrade() -> None:
     op.drop_table("lease_grants")
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_tasks_review_item_id"))
-        batch_op.drop_index("ix_review_tasks_holder")
+        batch_op.drop_index("ux_review_tasks_one_lease")
         batch_op.drop_index("ix_review_tasks_lapsing")
-        batch_op.drop_index("ix_review_tasks_queued")
+        batch_op.drop_index("ix_review_tasks_open")
 
     op.drop_table("review_tasks")
     op.drop_table("gold_answers")
