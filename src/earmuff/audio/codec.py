@@ -23,6 +23,9 @@ import soundfile as sf
 from earmuff.config import IngestLimits
 
 FORMATS = ("wav", "flac", "ogg")
+"""What an upload may be."""
+ANY_FORMAT = (*FORMATS, "mp3")
+"""What a copy found outside may be: a leaked stream is often re-encoded to MP3."""
 
 
 class AudioError(ValueError):
@@ -56,16 +59,35 @@ def sniff_format(data: bytes) -> str:
         return "flac"
     if data[:4] == b"OggS":
         return "ogg"
-    raise AudioError(
-        "unsupported_format", "audio must be WAV, FLAC or Ogg (Vorbis/Opus/FLAC)", status=415
+    if data[:3] == b"ID3" or (len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "mp3"
+    raise _unsupported()
+
+
+def _unsupported(accept: tuple[str, ...] = FORMATS) -> AudioError:
+    allowed = (
+        "WAV, FLAC, Ogg (Vorbis/Opus/FLAC) or MP3"
+        if "mp3" in accept
+        else ("WAV, FLAC or Ogg (Vorbis/Opus/FLAC)")
     )
+    return AudioError("unsupported_format", f"audio must be {allowed}", status=415)
 
 
-def decode_audio(data: bytes, limits: IngestLimits) -> DecodedAudio:
-    """Decode ``data`` to mono float32, or raise :class:`AudioError` saying what is wrong."""
+def decode_audio(
+    data: bytes, limits: IngestLimits, accept: tuple[str, ...] = FORMATS
+) -> DecodedAudio:
+    """Decode ``data`` to mono float32, or raise :class:`AudioError` saying what is wrong.
+
+    ``accept`` names the containers allowed; anything else is refused as unsupported.
+    """
     if not data:
         raise AudioError("empty_audio", "the audio file is empty", status=400)
-    fmt = sniff_format(data)
+    try:
+        fmt = sniff_format(data)
+    except AudioError:
+        raise _unsupported(accept) from None
+    if fmt not in accept:
+        raise _unsupported(accept)
     decoded: tuple[np.ndarray, int, int] | None = None
     if fmt == "wav":
         decoded = _decode_pcm16_wav(data, _read_wav_layout(data), limits)

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from earmuff.audit import record
 from earmuff.cli import evaluate, users
+from earmuff.cli import watermark as watermark_cli
 from earmuff.cli.export import export
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
@@ -34,6 +35,7 @@ accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(users.app, name="users")
+app.add_typer(watermark_cli.app, name="watermark")
 app.command()(export)
 console = Console()
 

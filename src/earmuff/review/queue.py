@@ -171,6 +171,8 @@ def _next_task(
     db: Database, reviewer: Reviewer, policy: WorkbenchPolicy, now: datetime, gold: bool
 ) -> Lease | None:
     with db.transaction() as session:
+        if _on_postgresql(session):
+            session.execute(sql.LEASE_COMMITS_WITHOUT_WAITING)
         rows = session.connection().execute(sql.REVIEWER_LEASES, {"reviewer": reviewer.id}).all()
         if not rows or not rows[0].active:
             raise PermissionError("no active staff account for this reviewer")
@@ -232,32 +234,23 @@ def submit(
     transcript = validated(submission, policy)
     with db.transaction() as session:
         item, kind, started_at = _lock_held(session, reviewer, lease_id)
-        connection = session.connection()
-        task_id = connection.execute(
-            sql.FINISH,
-            {"lease": lease_id, "reviewer": reviewer.id, "done_by": reviewer.id, "at": now},
-        ).scalar()
-        if task_id is None:
-            _held_task(session, reviewer, lease_id)
-            raise LeaseLost(ENDED)
-        annotation = Annotation(
-            id=new_id(),
-            task_id=task_id,
-            review_item_id=item.id,
-            staff_id=reviewer.id,
-            staff_role=reviewer.role,
-            outcome="submitted",
-            transcript_sealed=seal_item_text(keyring, item, ANNOTATION_TEXT, transcript),
-            intent=submission.intent,
-            slots=dict(submission.slots),
-            flags=flag_details(submission),
-            skip_reason=None,
-            gold_wer=gold_wer(session, keyring, item, transcript) if kind == "gold" else None,
-            started_at=started_at,
-            submitted_at=now,
-        )
-        connection.execute(sql.RECORD_ANNOTATION, _row_of(annotation))
-        _close_if_finished(session, item.id, kind)
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "review_item_id": item.id,
+            "staff_id": reviewer.id,
+            "staff_role": reviewer.role,
+            "outcome": "submitted",
+            "transcript_sealed": seal_item_text(keyring, item, ANNOTATION_TEXT, transcript),
+            "intent": submission.intent,
+            "slots": dict(submission.slots),
+            "flags": flag_details(submission),
+            "skip_reason": None,
+            "gold_wer": gold_wer(session, keyring, item, transcript) if kind == "gold" else None,
+            "started_at": started_at,
+            "submitted_at": now,
+        }
+        task_id = _finish_and_record(session, reviewer, lease_id, values, kind, now)
+        annotation = Annotation(task_id=task_id, **values)
         _act_on_flags(session, item.id, reviewer, annotation.id, submission, policy, now)
         return annotation
 
@@ -351,6 +344,44 @@ def shift_counts(
         sensitive=_sensitive_handed_out(session, reviewer.id, since),
         sensitive_cap=policy.sensitive_per_shift,
     )
+
+
+def _finish_and_record(
+    session: Session,
+    reviewer: Reviewer,
+    lease_id: str,
+    values: dict[str, Any],
+    kind: str,
+    now: datetime,
+) -> str:
+    """Mark the held task done, record the annotation and close the item if that was
+    its last open copy (a gold task never closes one); the task's id, or
+    :class:`LeaseLost` if the task is no longer held. One statement on PostgreSQL."""
+    connection = session.connection()
+    held = {"lease": lease_id, "reviewer": reviewer.id, "done_by": reviewer.id, "at": now}
+    if _on_postgresql(session):
+        task_id = connection.execute(
+            sql.FINISH_RECORD_CLOSE,
+            {
+                **held,
+                **{f"a_{key}": value for key, value in values.items()},
+                "item": values["review_item_id"],
+                "closes": kind != "gold",
+            },
+        ).scalar()
+    else:
+        task_id = connection.execute(sql.FINISH, held).scalar()
+        if task_id is not None:
+            connection.execute(sql.RECORD_ANNOTATION, {**values, "task_id": task_id})
+            _close_if_finished(session, values["review_item_id"], kind)
+    if task_id is None:
+        _held_task(session, reviewer, lease_id)
+        raise LeaseLost(ENDED)
+    return str(task_id)
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _row_of(annotation: Annotation) -> dict[str, Any]:
@@ -462,7 +493,8 @@ def _claim(
     policy: WorkbenchPolicy,
     now: datetime,
 ) -> Lease | None:
-    """Lease the oldest task the reviewer may take, pool by pool, locale by locale.
+    """Lease the oldest task the reviewer may take, pool by pool, locale by locale,
+    and record the grant (in the same statement on PostgreSQL).
 
     A task whose lease lapsed is as free as a queued one and keeps its place (its
     original age), so it goes out again first. Each pick walks the partial index of
@@ -472,10 +504,11 @@ def _claim(
     connection = session.connection()
     lease_id = new_id()
     expires_at = now + timedelta(minutes=policy.lease_minutes)
+    granting = _on_postgresql(session)
     for pool in pools:
         for locale in reviewer.locales:
             row = connection.execute(
-                sql.CLAIM,
+                sql.CLAIM_AND_GRANT if granting else sql.CLAIM,
                 {
                     "reviewer": reviewer.id,
                     "now": now,
@@ -486,17 +519,10 @@ def _claim(
                 },
             ).first()
             if row is not None:
-                lease = Lease(
-                    lease_id=lease_id,
-                    task_id=row.id,
-                    review_item_id=row.review_item_id,
-                    kind=row.kind,
-                    pool=pool,
-                    locale=locale,
-                    started_at=now,
-                    expires_at=expires_at,
-                )
-                _record_grant(session, lease, reviewer.id)
+                task_id, item_id, kind = row
+                lease = Lease(lease_id, task_id, item_id, kind, pool, locale, now, expires_at)
+                if not granting:
+                    _record_grant(session, lease, reviewer.id)
                 return lease
     return None
 

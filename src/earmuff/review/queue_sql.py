@@ -13,15 +13,18 @@ see that a query matches an index's ``WHERE``.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     ColumnClause,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 
@@ -38,6 +41,12 @@ LEASED: ColumnClause[str] = literal_column("'leased'")
 DONE: ColumnClause[str] = literal_column("'done'")
 GOLD: ColumnClause[str] = literal_column("'gold'")
 SAFETY: ColumnClause[str] = literal_column("'safety'")
+
+LEASE_COMMITS_WITHOUT_WAITING = text("SET LOCAL synchronous_commit TO OFF")
+"""A hand-out need not wait for its commit to reach the disk. Visibility and locks are
+unchanged (nobody else can take the task); only a crash in the next fraction of a
+second could forget the lease, and then the task is simply queued again. A submission
+waits as usual, and its flush makes the lease before it durable too."""
 
 REVIEWER_LEASES = (
     select(
@@ -154,3 +163,67 @@ CLOSE_ITEM = (
     .where(ITEMS.c.id == bindparam("item"), ITEMS.c.status == QUEUED)
     .values(status="done")
 )
+
+
+# PostgreSQL runs data-modifying statements inside WITH, so there the lease and its
+# grant are one statement, and so are a submission's finishing, recording and closing;
+# SQLite runs the statements above one by one, in the same transaction.
+
+_claimed = CLAIM.cte("claimed")
+CLAIM_AND_GRANT = (
+    insert(GRANTS)
+    .add_cte(_claimed)
+    .from_select(
+        ["lease_id", "task_id", "review_item_id", "staff_id", "pool", "granted_at"],
+        select(
+            bindparam("new_lease", type_=GRANTS.c.lease_id.type),
+            _claimed.c.id,
+            _claimed.c.review_item_id,
+            bindparam("reviewer", type_=GRANTS.c.staff_id.type),
+            bindparam("in_pool", type_=GRANTS.c.pool.type),
+            bindparam("now", type_=GRANTS.c.granted_at.type),
+        ).select_from(_claimed),
+    )
+    .returning(
+        GRANTS.c.task_id,
+        GRANTS.c.review_item_id,
+        select(_claimed.c.kind).scalar_subquery().label("kind"),
+    )
+)
+
+_finished = FINISH.cte("finished")
+_closed = (
+    update(ITEMS)
+    .where(
+        ITEMS.c.id == bindparam("item"),
+        ITEMS.c.status == QUEUED,
+        bindparam("closes", type_=Boolean),
+        exists(select(_finished.c.id)),
+        ~exists().where(
+            TASKS.c.review_item_id == bindparam("item"),
+            TASKS.c.kind != GOLD,
+            TASKS.c.status != DONE,
+            TASKS.c.id.not_in(select(_finished.c.id)),
+        ),
+    )
+    .values(status="done")
+    .cte("closed")
+)
+FINISH_RECORD_CLOSE = (
+    insert(ANNOTATIONS)
+    .add_cte(_finished, _closed)
+    .from_select(
+        [column.key for column in ANNOTATIONS.columns],
+        select(
+            *(
+                _finished.c.id
+                if column.key == "task_id"
+                else cast(bindparam(f"a_{column.key}", type_=column.type), column.type)
+                for column in ANNOTATIONS.columns
+            )
+        ).select_from(_finished),
+    )
+    .returning(ANNOTATIONS.c.task_id)
+)
+"""Mark the held task done, record the annotation, and close the item if that was its
+last open copy (``closes`` false for gold tasks); no row back if the task was not held."""

@@ -106,6 +106,15 @@ class MasterKey:
         return cls(key)
 
 
+WATERMARK_PURPOSE = "earmuff audio watermark v1"
+
+
+def watermark_key(master: MasterKey) -> bytes:
+    """The secret that places the audio watermark: derived, so every process of a
+    workspace marks and identifies alike and nothing extra has to be stored."""
+    return master.derive(WATERMARK_PURPOSE)
+
+
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
