@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from earmuff.audit import record
-from earmuff.cli import evaluate
+from earmuff.cli import evaluate, owner
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import RegistrationError, register_device
@@ -30,6 +30,11 @@ app.add_typer(pipeline_app, name="pipeline")
 accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(owner.retention_app, name="retention")
+accounts_app.command("consent")(owner.consent)
+accounts_app.command("login-link")(owner.login_link)
+accounts_app.command("hold")(owner.hold)
+accounts_app.command("release")(owner.release)
 console = Console()
 
 Workspace = Annotated[
@@ -90,13 +95,17 @@ def serve(
     pipeline: Annotated[
         bool, typer.Option(help="Run the pipeline in-process (single worker only)")
     ] = True,
+    retention: Annotated[
+        bool, typer.Option(help="Enforce retention every $EARMUFF_RETENTION_INTERVAL_S seconds")
+    ] = True,
     workspace: Workspace = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json).
 
     One process runs Python on one core at a time; ``--workers N`` runs N processes
     sharing the port, each opening the same workspace. The in-process pipeline runs
-    with one worker; with more, run ``earmuff pipeline run`` beside them.
+    with one worker; with more, run ``earmuff pipeline run`` beside them. Retention runs
+    at start and then periodically, in every process (runs are safe side by side).
     """
     from earmuff.pipeline.build import build_runner
     from earmuff.pipeline.worker import InProcessPipeline
@@ -106,14 +115,18 @@ def serve(
     if workers == 1:
         store = open_store(settings)
         worker = InProcessPipeline(lambda: build_runner(store)) if pipeline else None
+        interval = settings.retention_interval_s if retention else None
         uvicorn.run(
-            create_app(store=store, pipeline=worker), host=host, port=port, log_level="warning"
+            create_app(store=store, pipeline=worker, retention_interval_s=interval),
+            host=host,
+            port=port,
+            log_level="warning",
         )
         return
     _store(settings.workspace).close()
     os.environ["EARMUFF_WORKSPACE"] = str(settings.workspace)
     uvicorn.run(
-        "earmuff.web.app:create_app",
+        "earmuff.web.app:create_served_app" if retention else "earmuff.web.app:create_app",
         factory=True,
         workers=workers,
         host=host,
@@ -233,36 +246,6 @@ def pipeline_run(
         console.print(f"{len(ids)} recording(s) processed")
     finally:
         store.close()
-
-
-@accounts_app.command("consent")
-def accounts_consent(
-    account: Annotated[str, typer.Argument(help="The company's account number")],
-    grant: Annotated[bool, typer.Option("--grant/--withdraw", help="Allow or stop human review")],
-    disclosure: Annotated[str, typer.Option(help="Version of the text the owner was shown")] = (
-        "disclosure-1"
-    ),
-    workspace: Workspace = None,
-) -> None:
-    """Record an owner's choice about human review (the owner portal's switch, for operators)."""
-    from sqlalchemy import select
-
-    from earmuff.store.consent import Choice, record_consent
-    from earmuff.store.models import Account
-
-    store = _store(workspace)
-    try:
-        with store.db.transaction() as session:
-            account_id = session.scalar(select(Account.id).where(Account.external_id == account))
-            if account_id is None:
-                console.print(f"[red]error:[/red] no account {account}")
-                raise typer.Exit(1)
-            choice: Choice = "granted" if grant else "withdrawn"
-            record_consent(session, account_id, choice, "cli", disclosure)
-            record(session, "cli", f"consent.{choice}", f"account:{account_id}", {})
-    finally:
-        store.close()
-    console.print(f"account {account}: human review {'allowed' if grant else 'stopped'}")
 
 
 @app.command()

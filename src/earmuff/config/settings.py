@@ -48,6 +48,8 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     limits: IngestLimits = field(default_factory=IngestLimits)
     policy: Policy = field(default_factory=Policy)
+    retention_interval_s: float = 3600.0
+    """How often ``earmuff serve`` enforces the retention limits."""
 
     @classmethod
     def for_workspace(
@@ -82,6 +84,9 @@ class Settings:
             master_key=env.get("EARMUFF_MASTER_KEY") or None,
             limits=limits,
             policy=policy,
+            retention_interval_s=_float(
+                env, "EARMUFF_RETENTION_INTERVAL_S", Settings.retention_interval_s
+            ),
         )
 
 

@@ -87,6 +87,20 @@ def read_review_transcript(keyring: KeyRing, item: ReviewItem) -> str:
     return unseal(key, item.transcript_sealed, _context(item.id, "text")).decode()
 
 
+def seal_item_text(keyring: KeyRing, item: ReviewItem, what: str, text: str) -> bytes:
+    """Seal text a reviewer wrote about an item (an annotation, a second-listen answer)
+    under the item's own key, so it dies with the item, backups included.
+
+    ``what`` names the kind of text (``annotation``, ``second_listen``, ``gold``): a
+    value moved to another kind or another item fails to open.
+    """
+    return seal(_item_key(keyring, item), text.encode(), _context(item.id, what))
+
+
+def open_item_text(keyring: KeyRing, item: ReviewItem, what: str, sealed: bytes) -> str:
+    return unseal(_item_key(keyring, item), sealed, _context(item.id, what)).decode()
+
+
 def _context(item_id: str, what: str) -> bytes:
     return field_context("review_items", what, item_id)
 

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from earmuff import __version__
 from earmuff.config import Settings
+from earmuff.owner.retention import run_retention
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
 from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
-from earmuff.web import ingest
+from earmuff.web import ingest, portal
 from earmuff.web.errors import install_error_handlers
+from earmuff.web.scheduler import every
+from earmuff.web.templating import STATIC
 
 
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     pipeline: InProcessPipeline | None = None,
+    retention_interval_s: float | None = None,
 ) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment) or an open ``store``.
 
     With ``pipeline``, every stored recording is handed to it, and it runs for the app's
-    lifetime; without, recordings wait for ``earmuff pipeline run``.
+    lifetime; without, recordings wait for ``earmuff pipeline run``. With
+    ``retention_interval_s``, the retention limits are enforced at start and then at that
+    interval; without, by ``earmuff retention run``.
     """
     store = store or open_store(settings or Settings.for_workspace())
 
@@ -32,7 +40,21 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if pipeline is not None:
             pipeline.start()
+        stop = asyncio.Event()
+        retention = None
+        if retention_interval_s:
+            retention = asyncio.create_task(
+                every(
+                    retention_interval_s,
+                    "retention",
+                    lambda: run_retention(store).summary(),
+                    stop,
+                )
+            )
         yield
+        stop.set()
+        if retention is not None:
+            await retention
         if pipeline is not None:
             pipeline.stop()
         store.close()
@@ -53,6 +75,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(ingest.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    portal.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:
@@ -65,3 +89,10 @@ def create_app(
         RecordingMetadata.model_json_schema(ref_template="#/components/schemas/{model}")
     )
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app ``earmuff serve --workers N`` starts in each process, retention included
+    (concurrent runs are safe: each deletion is one transaction and idempotent)."""
+    settings = Settings.for_workspace()
+    return create_app(settings, retention_interval_s=settings.retention_interval_s)
