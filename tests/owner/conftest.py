@@ -46,7 +46,7 @@ from earmuff.store.models import (
 )
 from earmuff.store.review_items import seal_item_text
 
-DEFAULT_TEXT = "alexa play the quokka symphony for jane"
+DEFAULT_TEXT = "alexa play the morning news for jane"
 
 
 class ScriptedWake:
@@ -244,7 +244,7 @@ class World:
         self,
         task: ReviewTask,
         reviewer: StaffUser,
-        transcript: str = "alexa play the quokka symphony for [PERSON]",
+        transcript: str = "alexa play the morning news for [PERSON]",
         intent: str = "play_music",
         at: datetime | None = None,
     ) -> str:
@@ -262,7 +262,7 @@ class World:
                     self.store.keyring, item, "annotation", transcript
                 ),
                 intent=intent,
-                slots={"song": "quokka symphony"},
+                slots={"song": "morning news"},
                 flags={},
                 started_at=at - timedelta(seconds=30),
                 submitted_at=at,

@@ -169,10 +169,11 @@ def _request(store: Store, request: DeletionRequest, source: str, now: datetime 
             raise DeletionError("no such account")
         if account.deleted_at is not None:
             raise DeletionError("all data of this account was already deleted")
+        held = account.legal_hold_reason is not None
+        request.status = "held" if held else "in_progress"
+        request.summary = {}
         session.add(request)
-        if account.legal_hold_reason is not None:
-            request.status = "held"
-            request.summary = {}
+        if held:
             session.flush()
             record(
                 session,
