@@ -15,6 +15,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from earmuff.audit import record, verify
+from earmuff.cli.demo_owner import show_owner_side
 from earmuff.cli.samples import Sample, demo_samples
 from earmuff.config import Settings
 from earmuff.pipeline.build import build_runner
@@ -78,6 +79,7 @@ def run_demo(workspace: Path | None, port: int, console: Console) -> None:
     _show_pipeline(store, uploaded, console)
     _show_review_items(store, console)
     _show_storage(store, console)
+    show_owner_side(store, tokens, str(root), console)
     store.close()
     console.print(
         f"\nRun it yourself: [bold]earmuff serve --workspace {root}[/bold], "

@@ -45,6 +45,7 @@ from earmuff.store.vault import account_tag, index_untagged, recording_tag
 
 log = logging.getLogger(__name__)
 OWNER_CHOICES = ("3m", "18m", "keep")
+DAYS_PER_MONTH = 30.44
 
 
 class RetentionError(ValueError):
@@ -299,7 +300,14 @@ def retention_label(choice: str, policy_days: int) -> str:
         "3m": "3 months",
         "18m": "18 months",
         "keep": "until you delete them",
-    }.get(choice, f"{policy_days} days (the standard period)")
+    }.get(choice, f"{_period(policy_days)} (the standard period)")
+
+
+def _period(days: int) -> str:
+    months = round(days / DAYS_PER_MONTH)
+    if months and abs(months * DAYS_PER_MONTH - days) < 3:
+        return f"{months} month{'s' if months != 1 else ''}"
+    return f"{days} days"
 
 
 def set_raw_retention(
