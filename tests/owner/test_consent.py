@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import func, select
 from tests.owner.conftest import World
@@ -187,3 +190,50 @@ def test_every_change_is_audited_and_the_chain_holds(world: World) -> None:
     assert actions[-2:] == ["consent.granted", "consent.withdrawn"]
     assert events == len(actions)
     assert history == ["granted", "withdrawn"]
+
+
+def test_under_opt_out_silence_means_people_may_listen(world: World) -> None:
+    home = world.home()
+    policy = world.store.settings.policy.model_copy(
+        update={
+            "review": world.store.settings.policy.review.model_copy(update={"consent": "opt-out"})
+        }
+    )
+    with world.store.db.read() as session:
+        account = session.get(Account, home.account_id)
+        assert account is not None
+        status = review_status(session, policy, account)
+    assert status.may_listen and status.headline == "People may listen to a few of your recordings."
+    assert status.explanation.startswith("You have not said no")
+    assert "Nobody listens unless you say yes" not in Disclosures().current(policy).text
+
+
+def test_a_withdrawal_racing_the_last_pipeline_step_never_leaves_a_copy(world: World) -> None:
+    """The review-item stage and a withdrawal both take the account's lock, so whichever
+    commits second sees the other: either the copy is made and then deleted, or the
+    stage finds consent gone. Raced on threads, many times."""
+    home = world.home()
+    stages = world.runner.stages
+    for _ in range(8):
+        home.allow()
+        recording_id = home.upload()
+        world.runner.stages = stages[:-1]
+        world.run(recording_id)
+        world.runner.stages = stages
+        barrier = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=_together, args=(barrier, world.run, recording_id)),
+            threading.Thread(target=_together, args=(barrier, home.stop)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with world.store.db.read() as session:
+            assert items_of_account(session, world.store.keyring, home.account_id) == []
+            assert session.scalar(select(func.count()).select_from(ReviewItem)) == 0
+
+
+def _together(barrier: threading.Barrier, action: Callable[..., object], *args: object) -> None:
+    barrier.wait()
+    action(*args)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.owner.conftest import Home, World
 
-from earmuff.config import Policy
+from earmuff.config import Policy, Settings
 from earmuff.config.policy import RetentionPolicy, ReviewPolicy
+from earmuff.config.settings import SettingsError
 from earmuff.owner.holds import release_legal_hold, set_legal_hold
 from earmuff.owner.login import issue_login_link, redeem_login_link
 from earmuff.owner.retention import RetentionReport, run_retention, set_raw_retention
@@ -25,6 +31,7 @@ from earmuff.store.models import (
     ReviewTask,
     utcnow,
 )
+from earmuff.web import create_app
 
 RAW_DAYS = {"3m": 92, "18m": 548, "policy": 548}
 
@@ -204,3 +211,46 @@ def test_files_a_stage_left_behind_a_deleted_recording_are_swept(world: World) -
     report: RetentionReport = run_retention(world.store)
     assert report.orphan_files == 4
     assert list(world.store.blobs.keys(prefix=f"derived/{recording_id}/")) == []
+
+
+def expired_link(world: World, home: Home) -> None:
+    with world.store.db.transaction() as session:
+        issue_login_link(
+            session,
+            home.external_id,
+            world.store.settings.policy.owner,
+            utcnow() - timedelta(days=1),
+        )
+
+
+def links_left(world: World) -> int:
+    with world.store.db.read() as session:
+        return len(session.scalars(select(OwnerLoginLink)).all())
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_the_server_enforces_retention_at_start_and_then_on_its_interval(world: World) -> None:
+    home = world.home()
+    expired_link(world, home)
+    with TestClient(create_app(store=world.store, retention_interval_s=0.3)):
+        assert wait_for(lambda: links_left(world) == 0), "the first run happens at start"
+        expired_link(world, home)
+        assert links_left(world) == 1
+        assert wait_for(lambda: links_left(world) == 0), "and again an interval later"
+
+
+def test_the_retention_interval_is_a_setting(tmp_path: Path) -> None:
+    env = {"EARMUFF_RETENTION_INTERVAL_S": "90"}
+    assert Settings.for_workspace(tmp_path, env=env).retention_interval_s == 90
+    assert Settings.for_workspace(tmp_path, env={}).retention_interval_s == 3600
+    for wrong in ("0", "soon"):
+        with pytest.raises(SettingsError, match="EARMUFF_RETENTION_INTERVAL_S"):
+            Settings.for_workspace(tmp_path, env={"EARMUFF_RETENTION_INTERVAL_S": wrong})
