@@ -12,6 +12,7 @@ from tests.audio_samples import wav
 from tests.owner.conftest import Home, World
 
 from earmuff.audit import verify
+from earmuff.config.policy import WorkbenchPolicy
 from earmuff.owner.deletion import (
     DeletionError,
     NotFound,
@@ -21,6 +22,7 @@ from earmuff.owner.deletion import (
     receipt_hash,
 )
 from earmuff.owner.holds import release_legal_hold, set_legal_hold
+from earmuff.review.escalation import open_case
 from earmuff.store import Store
 from earmuff.store.accounts import first_name
 from earmuff.store.crypto import KeyDestroyed
@@ -32,10 +34,14 @@ from earmuff.store.models import (
     Base,
     DeletionRequest,
     Device,
+    GoldAnswer,
     IdempotencyRecord,
     Recording,
     ReviewItem,
+    SafetyCase,
+    SecondListen,
     VaultEntry,
+    utcnow,
 )
 from earmuff.store.recordings import read_audio
 from earmuff.store.review_items import read_review_audio
@@ -244,3 +250,33 @@ def test_under_a_legal_hold_a_deletion_waits_and_happens_when_the_hold_ends(worl
         assert session.get(Recording, recording_id) is None
         row = session.get(DeletionRequest, receipt.id)
         assert row is not None and row.status == "done" and row.receipt_sha256
+
+
+def test_deleting_a_copy_takes_its_gold_answer_and_second_listens_but_keeps_the_safety_case(
+    world: World,
+) -> None:
+    home = world.home()
+    home.allow()
+    recording_id = reviewed_recording(world, home, "help me please")
+    officer = world.staff("safety_officer")
+    with world.store.db.transaction() as session:
+        item = session.scalars(select(ReviewItem)).one()
+        session.add(
+            GoldAnswer(review_item_id=item.id, transcript_sealed=b"x", created_by_id=officer.id)
+        )
+        session.add(
+            SecondListen(
+                review_item_id=item.id,
+                locale="en-US",
+                start_s=0.0,
+                end_s=1.0,
+                requested_by_id=officer.id,
+            )
+        )
+        open_case(session, item.id, "possible_crime", None, officer, WorkbenchPolicy(), utcnow())
+    delete_recording(world.store, home.account_id, recording_id, "test")
+    with world.store.db.read() as session:
+        assert session.scalars(select(GoldAnswer)).all() == []
+        assert session.scalars(select(SecondListen)).all() == []
+        (case,) = session.scalars(select(SafetyCase)).all()
+    assert case.review_item_id is None and case.reason == "possible_crime"
