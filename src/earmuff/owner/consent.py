@@ -57,6 +57,10 @@ class ReviewStatus:
     can_change: bool
 
 
+NOBODY = "Nobody listens to your recordings."
+SOME = "People may listen to a few of your recordings."
+
+
 def review_status(session: Session, policy: Policy, account: Account) -> ReviewStatus:
     setting = session.get(ConsentSetting, account.id)
     choice = setting.human_review if setting else "unset"
@@ -69,30 +73,25 @@ def review_status(session: Session, policy: Policy, account: Account) -> ReviewS
         )
         or 0
     )
+
+    def status(may: bool, headline: str, explanation: str, can_change: bool) -> ReviewStatus:
+        return ReviewStatus(
+            may_listen=may,
+            choice=choice,
+            mode=mode,
+            child_profile=account.is_child_profile,
+            child_devices=child_devices,
+            headline=headline,
+            explanation=explanation,
+            can_change=can_change,
+        )
+
     if account.deleted_at is not None:
-        return ReviewStatus(
-            False,
-            choice,
-            mode,
-            account.is_child_profile,
-            child_devices,
-            "Nobody listens to your recordings.",
-            "You deleted all your data; nothing is left to listen to.",
-            False,
-        )
+        return status(False, NOBODY, "You deleted all your data; nothing is left to hear.", False)
     if account.is_child_profile:
-        return ReviewStatus(
-            False,
-            choice,
-            mode,
-            True,
-            child_devices,
-            "Nobody listens to your recordings.",
-            "This is a child's profile. Its recordings are never reviewed by people.",
-            False,
-        )
-    may = choice == "granted" or (mode == "opt-out" and choice != "withdrawn")
-    if may:
+        why = "This is a child's profile. Its recordings are never reviewed by people."
+        return status(False, NOBODY, why, False)
+    if choice == "granted" or (mode == "opt-out" and choice != "withdrawn"):
         why = (
             "You said yes."
             if choice == "granted"
@@ -101,14 +100,9 @@ def review_status(session: Session, policy: Policy, account: Account) -> ReviewS
         explanation = f"{why} People may listen to a few of your recordings, as described below."
         if child_devices:
             explanation += " Recordings from your child-profile devices are never reviewed."
-        headline = "People may listen to a few of your recordings."
-    else:
-        why = "You said no." if choice == "withdrawn" else "You have not said yes."
-        headline = "Nobody listens to your recordings."
-        explanation = f"{why} No recording of yours is sent to a person."
-    return ReviewStatus(
-        may, choice, mode, False, child_devices, headline, explanation, can_change=True
-    )
+        return status(True, SOME, explanation, True)
+    why = "You said no." if choice == "withdrawn" else "You have not said yes."
+    return status(False, NOBODY, f"{why} No recording of yours is sent to a person.", True)
 
 
 @dataclass(frozen=True)

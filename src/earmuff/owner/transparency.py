@@ -173,10 +173,6 @@ def recording_state(recording: Recording, pending: bool) -> str:
     return "Stored"
 
 
-def _kept_until(recording: Recording) -> datetime | None:
-    return recording.retention_until
-
-
 def _live_copies(
     session: Session, store: Store, recording: Recording, item_ids: Iterable[str]
 ) -> list[ReviewCopy]:
@@ -305,7 +301,7 @@ def _summaries(
             copies=len(live.get(r.id, [])) + len(history.get(r.id, [])),
             human_reviews=sum(reviews.get(i, 0) for i in live.get(r.id, []))
             + sum(len(c.reviews) for c in history.get(r.id, [])),
-            kept_until=_kept_until(r),
+            kept_until=r.retention_until,
         )
         for r in recordings
     ]
