@@ -138,6 +138,9 @@ def test_demo_with_synthesized_speech_uploads_and_refuses_as_it_says(
     assert "[PHONE_NUMBER]" in output
     assert "no_consent" in output
     assert "hash chain verified" in output
+    assert "Jane signs in with a one-use link. First screen: People may listen" in output
+    assert "Ravi switches human review off" in output and "Nobody listens" in output
+    assert re.search(r"/portal/sign-in\?token=eml_[\w-]{43}", output)
 
 
 def test_demo_with_the_corpus_uses_real_speech_and_can_run_again(

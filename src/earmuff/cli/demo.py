@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from earmuff.audit import record, verify
+from earmuff.cli.demo_owner import show_owner_side
 from earmuff.cli.demo_workbench import review_tour, seed_staff
 from earmuff.cli.samples import Sample, demo_samples
 from earmuff.config import Settings
@@ -83,6 +84,7 @@ def run_demo(workspace: Path | None, port: int, console: Console, serve: bool = 
         people = seed_staff(store, console)
         review_tour(base_url, store, people, console)
         _show_storage(store, console)
+        show_owner_side(store, tokens, str(root), console)
         if serve:
             _serve_until_interrupted(base_url, console)
     store.close()

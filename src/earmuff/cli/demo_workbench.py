@@ -13,13 +13,14 @@ import pyotp
 import soundfile as sf
 from rich.console import Console
 from rich.table import Table
+from scipy.signal import resample_poly
 from sqlalchemy import select
 
 from earmuff.audio.watermark import identify
 from earmuff.store import Store
+from earmuff.store.crypto import watermark_key
 from earmuff.store.models import AuditEvent, SafetyCase
 from earmuff.store.staff import create_staff
-from earmuff.store.watermark_keys import watermark_key
 
 STAFF = (
     ("ana", "annotator", "en-US", False),
@@ -137,7 +138,7 @@ def review_tour(
 def _trace_leak(store: Store, wav: bytes, console: Console) -> None:
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     phone = _phone_copy(samples, rate)
-    found = identify(phone, 8000, watermark_key(store.keyring))
+    found = identify(phone, 8000, watermark_key(store.keyring.master))
     if found is None:
         console.print("leak trace: no watermark found in the re-recorded copy")
         return
@@ -157,9 +158,9 @@ def _trace_leak(store: Store, wav: bytes, console: Console) -> None:
 
 
 def _phone_copy(samples: np.ndarray, rate: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
+    """What a phone held to the speaker keeps: 8 kHz, and noise 20 dB below the speech."""
     narrow = resample_poly(samples, 8000, rate).astype(np.float32)
     noise = np.random.default_rng(7).standard_normal(len(narrow)).astype(np.float32)
     noise *= np.sqrt(np.mean(narrow**2) / 10 ** (20 / 10)) / max(np.std(noise), 1e-9)
-    return narrow + noise
+    copy: np.ndarray = narrow + noise
+    return copy

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from earmuff.audit import record
-from earmuff.cli import evaluate, users
+from earmuff.cli import evaluate, owner, users
 from earmuff.cli import watermark as watermark_cli
 from earmuff.cli.export import export
 from earmuff.cli.options import Workspace, open_workspace
@@ -37,6 +37,11 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(users.app, name="users")
 app.add_typer(watermark_cli.app, name="watermark")
 app.command()(export)
+app.add_typer(owner.retention_app, name="retention")
+accounts_app.command("consent")(owner.consent)
+accounts_app.command("login-link")(owner.login_link)
+accounts_app.command("hold")(owner.hold)
+accounts_app.command("release")(owner.release)
 console = Console()
 
 
@@ -91,6 +96,9 @@ def serve(
             "EARMUFF_BROKER_URL set, enqueue each recording for `earmuff worker`"
         ),
     ] = True,
+    retention: Annotated[
+        bool, typer.Option(help="Enforce retention every $EARMUFF_RETENTION_INTERVAL_S seconds")
+    ] = True,
     workspace: Workspace = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json).
@@ -98,7 +106,8 @@ def serve(
     One process runs Python on one core at a time; ``--workers N`` runs N processes
     sharing the port, each opening the same workspace. The in-process pipeline runs
     with one worker; with more, run ``earmuff pipeline run`` beside them, or set
-    ``EARMUFF_BROKER_URL`` and run ``earmuff worker``.
+    ``EARMUFF_BROKER_URL`` and run ``earmuff worker``. Retention runs at start and then
+    periodically, in every process (runs are safe side by side).
     """
     from earmuff.pipeline.engine import engine_for
     from earmuff.web import create_app
@@ -107,15 +116,19 @@ def serve(
     if workers == 1:
         store = open_store(settings)
         worker = engine_for(store) if pipeline else None
+        interval = settings.retention_interval_s if retention else None
         uvicorn.run(
-            create_app(store=store, pipeline=worker), host=host, port=port, log_level="warning"
+            create_app(store=store, pipeline=worker, retention_interval_s=interval),
+            host=host,
+            port=port,
+            log_level="warning",
         )
         return
     _store(settings.workspace).close()
     os.environ["EARMUFF_WORKSPACE"] = str(settings.workspace)
     distributed = pipeline and settings.broker_url is not None
     uvicorn.run(
-        f"earmuff.web.app:{'create_distributed_app' if distributed else 'create_app'}",
+        f"earmuff.web.app:{_factory(distributed, retention)}",
         factory=True,
         workers=workers,
         host=host,
@@ -264,34 +277,12 @@ def worker(
     raise typer.Exit(run_worker(worker_app(settings), concurrency))
 
 
-@accounts_app.command("consent")
-def accounts_consent(
-    account: Annotated[str, typer.Argument(help="The company's account number")],
-    grant: Annotated[bool, typer.Option("--grant/--withdraw", help="Allow or stop human review")],
-    disclosure: Annotated[str, typer.Option(help="Version of the text the owner was shown")] = (
-        "disclosure-1"
-    ),
-    workspace: Workspace = None,
-) -> None:
-    """Record an owner's choice about human review (the owner portal's switch, for operators)."""
-    from sqlalchemy import select
-
-    from earmuff.store.consent import Choice, record_consent
-    from earmuff.store.models import Account
-
-    store = _store(workspace)
-    try:
-        with store.db.transaction() as session:
-            account_id = session.scalar(select(Account.id).where(Account.external_id == account))
-            if account_id is None:
-                console.print(f"[red]error:[/red] no account {account}")
-                raise typer.Exit(1)
-            choice: Choice = "granted" if grant else "withdrawn"
-            record_consent(session, account_id, choice, "cli", disclosure)
-            record(session, "cli", f"consent.{choice}", f"account:{account_id}", {})
-    finally:
-        store.close()
-    console.print(f"account {account}: human review {'allowed' if grant else 'stopped'}")
+def _factory(distributed: bool, retention: bool) -> str:
+    """The app each of several server processes builds: with the broker, it enqueues
+    what it stores (and enforces retention); else retention alone, or the bare API."""
+    if distributed:
+        return "create_distributed_app"
+    return "create_served_app" if retention else "create_app"
 
 
 @app.command()

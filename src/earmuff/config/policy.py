@@ -139,6 +139,13 @@ class WorkbenchPolicy(_Rules):
     slots: tuple[str, ...] = ("artist", "song", "duration", "time", "contact", "place", "item")
 
 
+class OwnerPolicy(_Rules):
+    """How owners sign in to the portal: a link that works once, briefly, then a session."""
+
+    login_link_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    session_minutes: int = Field(default=60, ge=5, le=24 * 60)
+
+
 class Policy(_Rules):
     version: str = Field(default="default-1", min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
@@ -148,6 +155,7 @@ class Policy(_Rules):
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
     anonymization: AnonymizationPolicy = Field(default_factory=AnonymizationPolicy)
     workbench: WorkbenchPolicy = Field(default_factory=WorkbenchPolicy)
+    owner: OwnerPolicy = Field(default_factory=OwnerPolicy)
 
 
 def load_policy(path: Path) -> Policy:

@@ -62,6 +62,8 @@ class Settings:
     broker_visibility_timeout_s: float = 3600.0
     """Redis only: how long a recording handed to a worker stays unacknowledged before
     Redis gives it to another (its worker may have died); longer than the slowest one."""
+    retention_interval_s: float = 3600.0
+    """How often ``earmuff serve`` enforces the retention limits."""
 
     @classmethod
     def for_workspace(
@@ -101,6 +103,9 @@ class Settings:
             broker_url=_broker_url(env),
             pipeline_queue=_queue_name(env),
             broker_visibility_timeout_s=_float(env, "EARMUFF_BROKER_VISIBILITY_TIMEOUT_S", 3600.0),
+            retention_interval_s=_float(
+                env, "EARMUFF_RETENTION_INTERVAL_S", Settings.retention_interval_s
+            ),
         )
 
 

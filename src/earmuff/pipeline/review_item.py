@@ -3,8 +3,9 @@
 It carries a random id, the anonymized and bleeped audio, the masked transcript, the
 locale, a coarse duration, and the policy and model versions: no account, device,
 name or capture time. The link back to the recording goes into the sealed vault
-alone. Consent is checked once more, in the same transaction, as it may have been
-withdrawn while the recording was being processed.
+alone. Consent is checked once more, in the same transaction and under the account's
+lock, as it may have been withdrawn while the recording was being processed; if it was,
+what was made for review (transcript, disguised audio) is deleted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from earmuff.pipeline.consent import consent_outcome
 from earmuff.pipeline.redact import REDACTION
 from earmuff.pipeline.sampling import sampling_score
 from earmuff.pipeline.screen import SCREEN
-from earmuff.pipeline.stage import Outcome, Work
+from earmuff.pipeline.stage import Outcome, Work, artifact_key
+from earmuff.store.consent import lock_account
 from earmuff.store.crypto import KeyRing
 from earmuff.store.models import Recording, utcnow
 from earmuff.store.review_items import NewReviewItem, queue_tasks, write_review_audio
@@ -68,6 +70,7 @@ class ReviewItemStage:
             ),
         )
         with store.db.transaction() as session:
+            lock_account(session, facts.account_id)
             recording = session.get(Recording, facts.id)
             consent = consent_outcome(session, policy, facts.account_id, facts.device_id)
             if recording is None or recording.status == "in_review" or not consent.proceed:
@@ -76,13 +79,15 @@ class ReviewItemStage:
                 session.add(item)
                 session.flush()
                 queue_tasks(session, item, review_copies(store.keyring, item.id, policy.workbench))
-                deposit(session, store.keyring, item.id, facts.id)
+                deposit(session, store.keyring, item.id, facts.id, facts.account_id)
                 recording.status = "in_review"
                 created = True
         if not created:
             if item.audio_blob_key:
                 store.blobs.delete(item.audio_blob_key)
             if not consent.proceed:
+                for key in list(store.blobs.keys(prefix=artifact_key(facts.id, ""))):
+                    store.blobs.delete(key)
                 return Outcome.stop(f"withdrawn_before_review:{consent.decision}")
             return Outcome.go("already_queued")
         return Outcome.go("queued", sensitive=screen["category"] is not None)

@@ -26,7 +26,9 @@ def make_engine(url: str) -> Engine:
 
     SQLite gets WAL (readers never wait for the writer), enforced foreign keys, and
     ``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts, so two
-    transactions that read and then write queue up instead of deadlocking.
+    transactions that read and then write queue up instead of deadlocking. With
+    ``secure_delete`` a deleted row's bytes are overwritten, not left in a free page
+    where a copy of the file would still hold a recording's sealed key.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -43,6 +45,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={WRITER_WAIT_S * 1000}")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,6 +99,26 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to call on every start."""
         upgrade(self.url, engine=self.engine)
+
+    def scrub(self) -> None:
+        """Push deleted rows out of the SQLite WAL, after a deletion has committed.
+
+        The WAL keeps old page images, deleted rows included, until a checkpoint; a
+        truncating checkpoint copies the (securely deleted) pages into the database
+        file and empties the WAL. PostgreSQL keeps dead row versions until vacuum, out
+        of reach of SQL; every value there that could matter is sealed under a key
+        that the deletion destroyed.
+        """
+        if self.dialect != "sqlite":
+            return
+        with self._write_lock:
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.close()
+            finally:
+                connection.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -208,6 +208,9 @@ class ConsentChange(Base):
     disclosure_version: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disclosure_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The exact text shown (``disclosure_texts``): a version's wording carries policy
+    figures, so the version alone would not prove what the owner read."""
 
 
 class ReviewItem(Base):
@@ -239,6 +242,11 @@ class VaultEntry(Base):
     review_item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"), primary_key=True)
     recording_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    account_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    recording_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    """Keyed blind indexes (HMACs under a vault-derived key) of the account and the
+    recording: an account's items can be found for withdrawal or deletion without
+    opening every entry, and without the key the tags say nothing about either."""
 
 
 STAFF_ROLES = ("annotator", "qa_reviewer", "safety_officer", "privacy_officer", "admin")
@@ -491,3 +499,104 @@ class SafetyCaseEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[SafetyCase] = relationship(back_populates="events")
+
+
+class DisclosureText(Base):
+    """Every wording of the review disclosure ever shown to an owner, by its hash."""
+
+    __tablename__ = "disclosure_texts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    first_shown_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OwnerLoginLink(Base):
+    """A single-use, short-lived sign-in link for an account's owner; only its hash is kept."""
+
+    __tablename__ = "owner_login_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class OwnerSession(Base):
+    """A signed-in owner. The cookie holds a random token; only its hash is kept."""
+
+    __tablename__ = "owner_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeletionRequest(Base):
+    """A deletion asked for by an owner or made by retention, and its receipt.
+
+    It holds counts and times, never content: it outlives what it deleted so the owner
+    can show what was erased, when, and check the receipt's hash against the audit log.
+    """
+
+    __tablename__ = "deletion_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    """``recording``, ``range``, ``everything`` or ``retention``."""
+    source: Mapped[str] = mapped_column(String(32))
+    recording_id: Mapped[str | None] = mapped_column(String(32))
+    range_start: Mapped[datetime | None]
+    range_end: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    """``done``, or ``held``: waiting for a legal hold on the account to be released."""
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class LegalHold(Base):
+    """A privacy officer's hold on an account: while it lasts, nothing of it is deleted.
+
+    ``accounts.legal_hold_reason`` is the flag everything checks; these rows are the
+    history of who set and released each hold, and why.
+    """
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    released_at: Mapped[datetime | None]
+    release_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewRecord(Base):
+    """What the owner is still told about a review once its copy is gone.
+
+    Sealed under the account key (times, roles, labels alike), so the table cannot be
+    joined by time against the workbench's rows to tie an account to a review item,
+    and it dies with the recording or the account key.
+    """
+
+    __tablename__ = "review_history"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    record_sealed: Mapped[bytes] = mapped_column(LargeBinary)

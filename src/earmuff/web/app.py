@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from earmuff import __version__
 from earmuff.config import Settings
+from earmuff.owner.retention import run_retention
 from earmuff.pipeline.engine import PipelineEngine
 from earmuff.pipeline.ingest import Ingestor, RecordingMetadata
 from earmuff.store import Store, open_store
@@ -18,6 +20,7 @@ from earmuff.web import (
     admin,
     audit_pages,
     ingest,
+    portal,
     qa,
     safety,
     second_listens,
@@ -26,12 +29,14 @@ from earmuff.web import (
     workbench,
 )
 from earmuff.web.errors import install_error_handlers
+from earmuff.web.scheduler import every
 from earmuff.web.templating import STATIC, make_templates
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; "
-        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -44,12 +49,15 @@ def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     pipeline: PipelineEngine | None = None,
+    retention_interval_s: float | None = None,
 ) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment) or an open ``store``.
 
     With ``pipeline`` (in-process, or the broker of the distributed engine), every
     stored recording is handed to it, and it runs for the app's lifetime; without,
-    recordings wait for ``earmuff pipeline run``.
+    recordings wait for ``earmuff pipeline run``. With ``retention_interval_s``, the
+    retention limits are enforced at start and then at that interval; without, by
+    ``earmuff retention run``.
     """
     store = store or open_store(settings or Settings.for_workspace())
 
@@ -57,7 +65,21 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if pipeline is not None:
             pipeline.start()
+        stop = asyncio.Event()
+        retention = None
+        if retention_interval_s:
+            retention = asyncio.create_task(
+                every(
+                    retention_interval_s,
+                    "retention",
+                    lambda: run_retention(store).summary(),
+                    stop,
+                )
+            )
         yield
+        stop.set()
+        if retention is not None:
+            await retention
         if pipeline is not None:
             pipeline.stop()
         store.close()
@@ -99,6 +121,8 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
+    portal.install(app)
+
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:
         with store.db.read() as session:
@@ -113,8 +137,20 @@ def create_app(
 
 
 def create_distributed_app() -> FastAPI:
-    """One process of ``earmuff serve --workers N`` with a broker: it enqueues what it stores."""
+    """One process of ``earmuff serve --workers N`` with a broker: it enqueues what it
+    stores, and enforces retention."""
     from earmuff.pipeline.distributed import BrokerPipeline
 
     store = open_store(Settings.for_workspace())
-    return create_app(store=store, pipeline=BrokerPipeline(store))
+    return create_app(
+        store=store,
+        pipeline=BrokerPipeline(store),
+        retention_interval_s=store.settings.retention_interval_s,
+    )
+
+
+def create_served_app() -> FastAPI:
+    """The app ``earmuff serve --workers N`` starts in each process, retention included
+    (concurrent runs are safe: each deletion is one transaction and idempotent)."""
+    settings = Settings.for_workspace()
+    return create_app(settings, retention_interval_s=settings.retention_interval_s)

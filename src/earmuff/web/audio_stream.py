@@ -9,6 +9,7 @@ source: ``earmuff watermark identify`` reads the code, the audit log says whose 
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,9 @@ import soundfile as sf
 from fastapi import Request, Response
 
 from earmuff.audio.codec import encode_wav
+from earmuff.audio.watermark import PAYLOAD_BYTES, embed
 from earmuff.audit.log import record
+from earmuff.store.crypto import watermark_key
 from earmuff.web.staff_auth import Staff
 
 NO_STORE = {
@@ -34,20 +37,15 @@ def audio_response(request: Request, wav: bytes, staff: Staff, details: dict[str
     with sf.SoundFile(io.BytesIO(wav)) as handle:
         rate = int(handle.samplerate)
         samples = handle.read(dtype="float32", always_2d=True).mean(axis=1, dtype=np.float32)
-    marked, code = mark_for_listener(store.keyring, samples, rate)
+    code = secrets.token_bytes(PAYLOAD_BYTES)
+    marked = embed(samples, rate, code, watermark_key(store.keyring.master))
     body = encode_wav(marked, rate)
     with store.db.transaction() as session:
         record(
             session,
             f"staff:{staff.id}",
             "audio.streamed",
-            f"mark:{code}",
+            f"mark:{code.hex()}",
             {**details, "staff": staff.id, "role": staff.role},
         )
     return Response(body, media_type="audio/wav", headers=NO_STORE)
-
-
-def mark_for_listener(keyring: Any, samples: Any, rate: int) -> tuple[Any, str]:  # TEMPORARY
-    import secrets
-
-    return samples, secrets.token_hex(8)

@@ -34,6 +34,8 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 def policy_html(text: str) -> Markup:
     """The procedure as HTML; raw HTML in the source is escaped, never passed through."""
     return Markup(_MARKDOWN.render(text))  # noqa: S704 - markdown-it escapes its input
+
+
 api = APIRouter(prefix="/api/safety", tags=["safety"])
 officers = require("safety")
 
