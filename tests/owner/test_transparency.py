@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from earmuff.owner.disclosure import Disclosures, policy_figures
 from earmuff.owner.export import export_zip
 from earmuff.owner.transparency import list_recordings, recording_view, transparency_report
+from earmuff.review.queue import Reviewer, release
 from earmuff.store.crypto import MasterKey
 from earmuff.store.models import Recording, ReviewItem, VaultEntry, utcnow
 from earmuff.store.vault import (
@@ -213,3 +214,21 @@ def test_timestamps_shown_are_the_ones_recorded(world: World) -> None:
     with world.store.db.read() as session:
         view = recording_view(session, world.store, home.account_id, recording_id)
     assert view is not None and view.summary.captured_at == when
+
+
+def test_a_hand_out_that_ended_without_a_word_still_counts_as_a_listen(world: World) -> None:
+    """A reviewer who took the copy and stopped for the day may have heard it: the owner
+    is told, though nothing was written."""
+    home = world.home()
+    home.allow()
+    recording_id = home.upload()
+    world.run_all()
+    reviewer = world.staff("annotator")
+    lease = world.hand_out(reviewer)
+    assert lease is not None
+    assert release(world.store.db, Reviewer.of(reviewer), lease.lease_id, utcnow())
+    with world.store.db.read() as session:
+        view = recording_view(session, world.store, home.account_id, recording_id)
+    assert view is not None and view.summary.human_reviews == 1
+    (copy,) = view.copies
+    assert [(r.role, r.outcome) for r in copy.reviews] == [("annotator", "heard_unfinished")]

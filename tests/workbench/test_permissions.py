@@ -103,7 +103,7 @@ def test_every_staff_route_admits_exactly_the_roles_of_its_permission(
 ) -> None:
     app = create_app(store=store)
     routes = staff_routes(app)
-    assert {permission for _, permission in routes} == set(PERMISSIONS) - {"legal_hold"}
+    assert {permission for _, permission in routes} == set(PERMISSIONS)
     with TestClient(app, base_url="https://testserver") as client:
         for route, permission in routes:
             for method in sorted(route.methods - {"HEAD"}):

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from earmuff.store import Store
-from earmuff.store.models import Annotation, AuditEvent, ReviewItem, ReviewTask, SafetyCase
+from earmuff.store.accounts import register_device
+from earmuff.store.models import Account, Annotation, AuditEvent, ReviewItem, ReviewTask, SafetyCase
 from tests.workbench.items import queued_item
 from tests.workbench.staff import add_person, sign_in
 
@@ -258,3 +259,27 @@ def test_qa_sees_agreement_makes_gold_and_never_sees_escalated_work(
     annotation_id = re.search(r'name="annotation_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     made = browser.post("/qa/gold", data={"csrf_token": q_csrf, "annotation_id": annotation_id})
     assert made.status_code == 200 and ">gold<" in made.text
+
+
+def test_a_privacy_officer_places_and_releases_a_legal_hold(
+    store: Store, browser: TestClient
+) -> None:
+    with store.db.transaction() as session:
+        register_device(session, store.keyring, "ACC-77", "Jane", "SN-77")
+    pia = add_person(store, "pia", "privacy_officer")
+    csrf = sign_in(browser, pia)
+    empty = browser.post("/holds", data={"csrf_token": csrf, "account": "ACC-77", "reason": " "})
+    assert empty.status_code == 422
+    placed = browser.post(
+        "/holds", data={"csrf_token": csrf, "account": "ACC-77", "reason": "subpoena 2026-114"}
+    )
+    assert placed.status_code == 200 and "in force" in placed.text
+    with store.db.read() as session:
+        account = session.scalars(select(Account)).one()
+        assert account.legal_hold_reason == "subpoena 2026-114"
+    released = browser.post(
+        "/holds/release", data={"csrf_token": csrf, "account": "ACC-77", "note": "case closed"}
+    )
+    assert "released" in released.text
+    with store.db.read() as session:
+        assert session.scalars(select(Account)).one().legal_hold_reason is None

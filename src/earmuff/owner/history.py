@@ -19,7 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from earmuff.store.crypto import KeyDestroyed, KeyRing, field_context, seal, unseal
-from earmuff.store.models import Annotation, ReviewItem, ReviewRecord, new_id
+from earmuff.store.models import (
+    Annotation,
+    LeaseGrant,
+    ReviewItem,
+    ReviewRecord,
+    ReviewTask,
+    StaffUser,
+    new_id,
+)
 
 ENDINGS = {
     "consent_withdrawn": "deleted when you stopped human review",
@@ -62,7 +70,7 @@ def reviews_of(session: Session, item_id: str) -> list[HumanReview]:
         .where(Annotation.review_item_id == item_id)
         .order_by(Annotation.submitted_at, Annotation.id)
     )
-    return [
+    done = [
         HumanReview(
             at=a.submitted_at,
             role=a.staff_role,
@@ -73,6 +81,38 @@ def reviews_of(session: Session, item_id: str) -> list[HumanReview]:
             skip_reason=a.skip_reason,
         )
         for a in annotations
+    ]
+    return sorted([*done, *unfinished_listens(session, item_id)], key=lambda r: r.at)
+
+
+def unfinished_listens(session: Session, item_id: str) -> list[HumanReview]:
+    """Hand-outs that ended with neither a submission nor a skip: the lease lapsed, or the
+    reviewer stopped for the day. Nothing was written, but someone may have heard the
+    copy, and the owner is told so."""
+    answered = select(Annotation.id).where(
+        Annotation.review_item_id == LeaseGrant.review_item_id,
+        Annotation.staff_id == LeaseGrant.staff_id,
+    )
+    holding = select(ReviewTask.id).where(
+        ReviewTask.lease_id == LeaseGrant.lease_id, ReviewTask.status == "leased"
+    )
+    rows = session.execute(
+        select(LeaseGrant.granted_at, StaffUser.role)
+        .join(StaffUser, StaffUser.id == LeaseGrant.staff_id)
+        .where(LeaseGrant.review_item_id == item_id, ~answered.exists(), ~holding.exists())
+        .order_by(LeaseGrant.granted_at)
+    )
+    return [
+        HumanReview(
+            at=at,
+            role=role,
+            outcome="heard_unfinished",
+            intent=None,
+            slots=(),
+            flags=(),
+            skip_reason=None,
+        )
+        for at, role in rows
     ]
 
 

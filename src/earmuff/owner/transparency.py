@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from earmuff.config import Policy
 from earmuff.owner.consent import ReviewStatus, review_status
 from earmuff.owner.deletion import receipts
-from earmuff.owner.history import HumanReview, PastCopy, past_copies, reviews_of
+from earmuff.owner.history import (
+    HumanReview,
+    PastCopy,
+    past_copies,
+    reviews_of,
+    unfinished_listens,
+)
 from earmuff.owner.retention import retention_label
 from earmuff.pipeline.stage import RecordingFacts, Work
 from earmuff.pipeline.transcribe import TRANSCRIPT
@@ -234,7 +240,7 @@ def _reviews_with_text(session: Session, store: Store, item: ReviewItem) -> list
                 transcript=text,
             )
         )
-    return reviews
+    return sorted([*reviews, *unfinished_listens(session, item.id)], key=lambda r: r.at)
 
 
 def _copy_state(item: ReviewItem, reviews: list[HumanReview], leased: list[str]) -> str:
@@ -315,7 +321,12 @@ def _review_counts(session: Session, item_ids: list[str]) -> dict[str, int]:
         .where(Annotation.review_item_id.in_(item_ids))
         .group_by(Annotation.review_item_id)
     )
-    return {item: int(count) for item, count in rows}
+    counts = {item: int(count) for item, count in rows}
+    for item in item_ids:
+        unfinished = len(unfinished_listens(session, item))
+        if unfinished:
+            counts[item] = counts.get(item, 0) + unfinished
+    return counts
 
 
 def _serials(session: Session, account_id: str) -> dict[str, str]:

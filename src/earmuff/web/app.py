@@ -19,6 +19,7 @@ from earmuff.store import Store, open_store
 from earmuff.web import (
     admin,
     audit_pages,
+    holds,
     ingest,
     portal,
     qa,
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(safety.api)
     app.include_router(audit_pages.router)
     app.include_router(qa.router)
+    app.include_router(holds.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
