@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from earmuff.audio.codec import encode_wav
+from earmuff.evaluate import leaks
+from earmuff.evaluate.manifest import load_audio
 from earmuff.store import Store
 from earmuff.store.accounts import register_device
 from earmuff.store.models import Account, Annotation, AuditEvent, ReviewItem, ReviewTask, SafetyCase
@@ -283,3 +288,41 @@ def test_a_privacy_officer_places_and_releases_a_legal_hold(
     assert "released" in released.text
     with store.db.read() as session:
         assert session.scalars(select(Account)).one().legal_hold_reason is None
+
+
+def test_a_leaked_copy_re_recorded_over_a_phone_names_its_listener(
+    store: Store, browser: TestClient, corpus: Path
+) -> None:
+    samples, rate = load_audio(corpus / "librispeech/train-clean-100/1034-121119-0000.flac")
+    queued_item(store, audio=encode_wav(samples, rate), seconds=len(samples) / rate)
+    ana = add_person(store, "ana", "annotator")
+    pia = add_person(store, "pia", "privacy_officer")
+    csrf = sign_in(browser, ana)
+    lease_id = take(browser, csrf)
+    url = browser.post(
+        "/api/workbench/audio-url", json={"lease_id": lease_id}, headers={"X-CSRF-Token": csrf}
+    ).json()["url"]
+    heard, heard_rate = sf.read(io.BytesIO(browser.get(url).content), dtype="float32")
+    leaked = leaks.phone(heard, heard_rate, np.random.default_rng(3))[: 4 * heard_rate]
+    browser.cookies.clear()
+    p_csrf = sign_in(browser, pia)
+    traced = browser.post(
+        "/api/audit/trace",
+        content=encode_wav(leaked, heard_rate),
+        headers={"X-CSRF-Token": p_csrf, "Content-Type": "application/octet-stream"},
+    )
+    assert traced.status_code == 200, traced.text
+    found = traced.json()
+    assert found["found"] and found["streamed_to"] == "ana" and found["lease"] == lease_id
+    unmarked = browser.post(
+        "/api/audit/trace",
+        content=encode_wav(samples[: 4 * rate], rate),
+        headers={"X-CSRF-Token": p_csrf, "Content-Type": "application/octet-stream"},
+    )
+    assert unmarked.json() == {**unmarked.json(), "found": False}
+    garbage = browser.post(
+        "/api/audit/trace",
+        content=b"not audio at all",
+        headers={"X-CSRF-Token": p_csrf, "Content-Type": "application/octet-stream"},
+    )
+    assert garbage.status_code in (400, 415, 422)

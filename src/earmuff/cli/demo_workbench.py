@@ -13,13 +13,14 @@ import pyotp
 import soundfile as sf
 from rich.console import Console
 from rich.table import Table
-from scipy.signal import resample_poly
 from sqlalchemy import select
 
 from earmuff.audio.watermark import identify
+from earmuff.audit.marks import stream_of_mark
+from earmuff.evaluate import leaks
 from earmuff.store import Store
 from earmuff.store.crypto import watermark_key
-from earmuff.store.models import AuditEvent, SafetyCase
+from earmuff.store.models import SafetyCase
 from earmuff.store.staff import create_staff
 
 STAFF = (
@@ -44,7 +45,7 @@ def seed_staff(store: Store, console: Console) -> dict[str, DemoStaff]:
     """One person per role; their passwords and TOTP secrets are printed, once."""
     table = Table(title="Staff accounts (passwords argon2id-hashed, TOTP secrets sealed)")
     for column in ("user", "role", "password", "TOTP secret (add to an authenticator)"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     people = {}
     with store.db.transaction() as session:
         for username, role, locales, safety_pool in STAFF:
@@ -64,22 +65,38 @@ def seed_staff(store: Store, console: Console) -> dict[str, DemoStaff]:
 
 def sign_in(client: httpx.Client, person: DemoStaff) -> str:
     """Both sign-in steps, as a browser does them; returns the session's CSRF token."""
-    page = client.get("/login")
-    client.post(
-        "/login",
-        data={
-            "username": person.username,
-            "password": person.password,
-            "csrf_token": _csrf(page.text),
-        },
+    page = _keep_cookies(client, client.get("/login"))
+    _keep_cookies(
+        client,
+        client.post(
+            "/login",
+            data={
+                "username": person.username,
+                "password": person.password,
+                "csrf_token": _csrf(page.text),
+            },
+            follow_redirects=False,
+        ),
     )
     page = client.get("/login/code")
-    client.post(
-        "/login/code",
-        data={"code": pyotp.TOTP(person.totp_secret).now(), "csrf_token": _csrf(page.text)},
+    _keep_cookies(
+        client,
+        client.post(
+            "/login/code",
+            data={"code": pyotp.TOTP(person.totp_secret).now(), "csrf_token": _csrf(page.text)},
+            follow_redirects=False,
+        ),
     )
     token: str = client.get("/api/staff/me").raise_for_status().json()["csrf_token"]
     return token
+
+
+def _keep_cookies(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """Browsers send Secure cookies to http://127.0.0.1 (a secure context); httpx does
+    not, so the demo's client keeps them itself, for this loopback server only."""
+    for name, value in response.cookies.items():
+        client.cookies.set(name, value)
+    return response
 
 
 def _csrf(html: str) -> str:
@@ -137,30 +154,18 @@ def review_tour(
 
 def _trace_leak(store: Store, wav: bytes, console: Console) -> None:
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    phone = _phone_copy(samples, rate)
-    found = identify(phone, 8000, watermark_key(store.keyring.master))
+    copy = leaks.phone(samples, rate, np.random.default_rng(7))
+    found = identify(copy, rate, watermark_key(store.keyring.master))
     if found is None:
         console.print("leak trace: no watermark found in the re-recorded copy")
         return
     with store.db.read() as session:
-        event = session.scalar(
-            select(AuditEvent).where(AuditEvent.subject == f"mark:{found.payload.hex()}")
-        )
-    if event is None:
+        stream = stream_of_mark(session, found.payload)
+    if stream is None:
         console.print("leak trace: a mark was found but no stream carries it")
         return
     console.print(
-        f"leak trace: a copy re-recorded over a phone line (8 kHz, noise at 20 dB) carries "
-        f"mark {found.payload.hex()}: streamed to {event.details['staff'][:8]} "
-        f"({event.details['role']}) under lease {event.details['lease'][:8]} at "
-        f"{event.occurred_at:%H:%M:%S} UTC"
+        f"leak trace: a copy re-recorded over a phone line (8 kHz, noise 20 dB below the "
+        f"speech) carries mark {stream.code}: streamed to {stream.username} ({stream.role}) "
+        f"under lease {(stream.lease or '')[:8]} at {stream.streamed_at:%H:%M:%S} UTC"
     )
-
-
-def _phone_copy(samples: np.ndarray, rate: int) -> np.ndarray:
-    """What a phone held to the speaker keeps: 8 kHz, and noise 20 dB below the speech."""
-    narrow = resample_poly(samples, 8000, rate).astype(np.float32)
-    noise = np.random.default_rng(7).standard_normal(len(narrow)).astype(np.float32)
-    noise *= np.sqrt(np.mean(narrow**2) / 10 ** (20 / 10)) / max(np.std(noise), 1e-9)
-    copy: np.ndarray = narrow + noise
-    return copy

@@ -112,6 +112,7 @@ def create_app(
     app.include_router(safety.router)
     app.include_router(safety.api)
     app.include_router(audit_pages.router)
+    app.include_router(audit_pages.api)
     app.include_router(qa.router)
     app.include_router(holds.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from earmuff.audio.codec import encode_wav
 from earmuff.audio.watermark import PAYLOAD_BYTES, embed
 from earmuff.audit.log import record
+from earmuff.audit.marks import STREAMED, mark_subject
 from earmuff.store.crypto import watermark_key
 from earmuff.web.staff_auth import Staff
 
@@ -44,8 +45,8 @@ def audio_response(request: Request, wav: bytes, staff: Staff, details: dict[str
         record(
             session,
             f"staff:{staff.id}",
-            "audio.streamed",
-            f"mark:{code.hex()}",
+            STREAMED,
+            mark_subject(code),
             {**details, "staff": staff.id, "role": staff.role},
         )
     return Response(body, media_type="audio/wav", headers=NO_STORE)

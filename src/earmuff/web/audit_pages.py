@@ -10,15 +10,76 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 
-from earmuff.audit.log import AuditChainBroken, verify
+from earmuff.audio.codec import ANY_FORMAT, AudioError, decode_audio
+from earmuff.audio.watermark import identify
+from earmuff.audit.log import AuditChainBroken, record, verify
+from earmuff.audit.marks import mark_subject, stream_of_mark
+from earmuff.config import IngestLimits
+from earmuff.store.crypto import watermark_key
 from earmuff.store.models import AuditEvent, StaffUser
+from earmuff.web.errors import error_response
+from earmuff.web.ingest import read_body
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/audit", tags=["audit"])
 officers = require("audit")
 PAGE_SIZE = 100
+LEAK_LIMITS = IngestLimits(max_audio_bytes=20 * 1024 * 1024, max_duration_s=600.0)
+"""A leaked copy may be longer or larger than any upload (a chat export, a recording)."""
+
+
+class TraceResult(BaseModel):
+    found: bool
+    code: str | None = None
+    streamed_to: str | None = None
+    role: str | None = None
+    lease: str | None = None
+    second_listen: str | None = None
+    safety_case: str | None = None
+    review_item: str | None = None
+    streamed_at: str | None = None
+    sync_score: float | None = None
+
+
+@api.post("/trace", response_model=TraceResult)
+async def trace_leak(
+    request: Request, staff: Annotated[Staff, Depends(officers)]
+) -> Response | TraceResult:
+    """Read the watermark of a leaked copy (the raw file as the body) and name its stream."""
+    store = request.app.state.store
+    body = await read_body(request, LEAK_LIMITS.max_body_bytes)
+    try:
+        audio = decode_audio(body, LEAK_LIMITS, accept=ANY_FORMAT)
+    except AudioError as exc:
+        return error_response(exc.status, exc.code, exc.message, "audio")
+    found = identify(audio.samples, audio.sample_rate, watermark_key(store.keyring.master))
+    with store.db.transaction() as session:
+        stream = stream_of_mark(session, found.payload) if found is not None else None
+        record(
+            session,
+            f"staff:{staff.id}",
+            "audit.leak_traced",
+            mark_subject(found.payload) if found is not None else "mark:none",
+            {"found": stream is not None, "seconds": round(audio.duration_s, 1)},
+        )
+    if found is None or stream is None:
+        return TraceResult(found=False)
+    return TraceResult(
+        found=True,
+        code=stream.code,
+        streamed_to=stream.username,
+        role=stream.role,
+        lease=stream.lease,
+        second_listen=stream.second_listen,
+        safety_case=stream.safety_case,
+        review_item=stream.review_item,
+        streamed_at=stream.streamed_at.isoformat(),
+        sync_score=found.sync_score,
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -104,7 +104,7 @@ async def create_recording(
     uploader = await run_in_threadpool(
         service.authenticate, credentials.credentials if credentials else None, idempotency_key
     )
-    body = await _read_body(request, service.settings.limits.max_body_bytes)
+    body = await read_body(request, service.settings.limits.max_body_bytes)
     try:
         parts = parse_multipart(request.headers.get("content-type", ""), body)
     except NotMultipartError as exc:
@@ -143,7 +143,7 @@ async def current_device(
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None:
