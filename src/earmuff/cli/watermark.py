@@ -21,8 +21,10 @@ from rich.console import Console
 from earmuff.audio import AudioError, decode_audio, encode_wav
 from earmuff.audio.codec import ANY_FORMAT, DecodedAudio
 from earmuff.audio.watermark import PAYLOAD_BYTES, Samples, embed, identify
+from earmuff.audit.marks import stream_of_mark
 from earmuff.cli.options import Workspace
 from earmuff.config import IngestLimits, Settings
+from earmuff.store import open_store
 from earmuff.store.crypto import MasterKey, MasterKeyError, watermark_key
 
 app = typer.Typer(
@@ -80,6 +82,26 @@ def identify_command(source: InFile, workspace: Workspace = None) -> None:
     typer.echo(f"payload {decode_payload(found.payload)}")
     typer.echo(f"hex {found.payload.hex()}")
     typer.echo(f"sync score {found.sync_score:.1f}, agreement {found.agreement:.2f}")
+    store = open_store(Settings.for_workspace(workspace))
+    try:
+        with store.db.read() as session:
+            stream = stream_of_mark(session, found.payload)
+    finally:
+        store.close()
+    if stream is None:
+        typer.echo("no stream of this workspace carries this mark")
+        return
+    what = (
+        f"lease {stream.lease}"
+        if stream.lease
+        else f"second listen {stream.second_listen}"
+        if stream.second_listen
+        else f"safety case {stream.safety_case}"
+    )
+    typer.echo(
+        f"streamed to {stream.username} ({stream.role}) under {what}, item "
+        f"{stream.review_item}, at {stream.streamed_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
 
 
 def encode_payload(text: str) -> bytes:
