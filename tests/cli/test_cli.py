@@ -139,6 +139,8 @@ def test_demo_with_synthesized_speech_uploads_and_refuses_as_it_says(
     assert "no_consent" in output
     assert "hash chain verified" in output
     assert "Jane signs in with a one-use link. First screen: People may listen" in output
+    assert "TOTP secret" in output and "heard it, submitted" in output
+    assert "a safety case opened" in output and "streamed to ana (annotator) under lease" in output
     assert "Ravi switches human review off" in output and "Nobody listens" in output
     assert re.search(r"/portal/sign-in\?token=eml_[\w-]{43}", output)
 
