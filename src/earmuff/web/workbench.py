@@ -18,6 +18,7 @@ from earmuff.audio.span import wav_duration
 from earmuff.audit.log import record
 from earmuff.pipeline.screen import LEXICON
 from earmuff.review import queue, second_listen
+from earmuff.review.escalation import ESCALATING_FLAGS
 from earmuff.review.queue import InvalidSubmission, LeaseLost, Reviewer, Submission
 from earmuff.review.second_listen import SecondListenError
 from earmuff.store.models import ReviewItem, StaffSession, StaffUser, utcnow
@@ -31,15 +32,11 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/workbench", tags=["workbench"])
 reviewer_only = require("workbench")
 
-FLAGS = (
-    ("no_wake_word", "no wake word"),
-    ("unintelligible", "unintelligible"),
-    ("not_for_this_locale", "not for this locale"),
-    ("pii_leak", "personal details not masked"),
-    ("sensitive", "sensitive"),
-    ("possible_crime", "possible crime"),
-    ("someone_in_danger", "someone in danger"),
+FLAGS = tuple(
+    (flag, "personal details not masked" if flag == "pii_leak" else flag.replace("_", " "))
+    for flag in queue.FLAGS
 )
+"""The queue's flags as the form shows them."""
 
 
 def reviewer_of(staff: Staff) -> Reviewer:
@@ -177,7 +174,7 @@ async def submit_task(
         return _render(request, staff, error=str(exc), status=422)
     if "pii_leak" in flags:
         return _redirect("pulled")
-    if {"sensitive", "possible_crime", "someone_in_danger"} & set(flags):
+    if set(ESCALATING_FLAGS) & set(flags):
         return _redirect("escalated")
     return _redirect("submitted")
 
