@@ -36,7 +36,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/review_queue.py
 
 clean:
 	rm -rf $(VENV) earmuff-demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from earmuff import __version__
 from earmuff.config import Settings
@@ -33,17 +33,44 @@ from earmuff.web.errors import install_error_handlers
 from earmuff.web.scheduler import every
 from earmuff.web.templating import STATIC, make_templates
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "media-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'self'"
+SECURITY_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"media-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; "
+        b"base-uri 'none'; form-action 'self'",
     ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 """Pages load scripts only from earmuff itself and cannot be framed by another site."""
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response that does not set its own.
+
+    Plain ASGI rather than ``@app.middleware("http")``, whose per-request task and
+    body streaming cost the device API a third of its throughput.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -117,13 +144,7 @@ def create_app(
     app.include_router(holds.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
+    app.add_middleware(SecurityHeaders)
     portal.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")

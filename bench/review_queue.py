@@ -44,7 +44,7 @@ Caveat
     share the cores; the load average at the start is printed, and other work on the
     machine shows in every figure. Compare runs made on a quiet machine.
 
-Run it with ``.venv/bin/python bench/queue.py`` (PostgreSQL at ``--postgres``, default
+Run it with ``.venv/bin/python bench/review_queue.py`` (PostgreSQL at ``--postgres``, default
 ``$EARMUFF_BENCH_POSTGRES_URL`` or ``postgresql://postgres@127.0.0.1:5432/postgres``). The
 exit status is 1 if any cycle failed or the integrity check found a problem, 2 if the
 scratch database could not be made.
