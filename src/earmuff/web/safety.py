@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pydantic import BaseModel
 
 from earmuff.review.escalation import (
     SAFETY_ACTIONS,
@@ -24,7 +23,8 @@ from earmuff.store.models import ReviewItem, StaffUser, utcnow
 from earmuff.store.review_items import read_review_audio, read_review_transcript
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
-from earmuff.web.signed_urls import BadAudioToken, sign, verify
+from earmuff.web.pages import render
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -40,21 +40,6 @@ api = APIRouter(prefix="/api/safety", tags=["safety"])
 officers = require("safety")
 
 
-class AudioUrl(BaseModel):
-    url: str
-    expires_in_s: int
-
-
-def _page(
-    request: Request, name: str, staff: Staff, status: int = 200, **context: object
-) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, {"staff": staff, **context}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @router.get("/safety", response_class=HTMLResponse)
 def console(
     request: Request, staff: Annotated[Staff, Depends(officers)], closed: bool = False
@@ -62,7 +47,7 @@ def console(
     store = request.app.state.store
     with store.db.read() as session:
         cases = list_cases(session, utcnow(), include_closed=closed)
-    return _page(
+    return render(
         request,
         "safety/console.html",
         staff,
@@ -81,7 +66,7 @@ def _case_page(
         try:
             case = get_case(session, case_id)
         except CaseNotFound:
-            return _page(request, "staff/refused.html", staff, 404, message="No such case.")
+            return render(request, "staff/refused.html", staff, 404, message="No such case.")
         summary = next(
             (c for c in list_cases(session, now, include_closed=True) if c.id == case.id), None
         )
@@ -100,7 +85,7 @@ def _case_page(
             {"at": e.at, "who": names.get(e.staff_id, "?"), "to": e.to_state, "note": e.note}
             for e in case.events
         ]
-    return _page(
+    return render(
         request,
         "safety/case.html",
         staff,
@@ -138,7 +123,7 @@ def move_case(
             assert user is not None
             transition(session, case_id, to_state, note, user, utcnow(), action=action or None)
     except CaseNotFound:
-        return _page(request, "staff/refused.html", staff, 404, message="No such case.")
+        return render(request, "staff/refused.html", staff, 404, message="No such case.")
     except InvalidTransition as exc:
         return _case_page(request, staff, case_id, status=422, error=str(exc))
     return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)

@@ -11,34 +11,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel
 
 from earmuff.review import second_listen
 from earmuff.review.second_listen import SecondListenError
 from earmuff.store.models import SecondListen, StaffUser, utcnow
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
-from earmuff.web.signed_urls import BadAudioToken, sign, verify
+from earmuff.web.pages import render
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/second-listens", tags=["second listens"])
 listeners = require("second_listen.answer")
-
-
-class AudioUrl(BaseModel):
-    url: str
-    expires_in_s: int
-
-
-def _page(
-    request: Request, name: str, staff: Staff, status: int = 200, **context: object
-) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, {"staff": staff, **context}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @router.get("/second-listens", response_class=HTMLResponse)
@@ -50,7 +35,7 @@ def requests_page(
         assert user is not None
         requests = second_listen.open_requests(session, user)
         opted_in = user.role == "qa_reviewer" or user.second_listener
-    return _page(
+    return render(
         request,
         "workbench/second_listens.html",
         staff,
@@ -71,14 +56,14 @@ def listen_page(
         assert user is not None
         mine = {r.id: r for r in second_listen.open_requests(session, user)}
     if request_id not in mine:
-        return _page(
+        return render(
             request,
             "staff/refused.html",
             staff,
             status=404,
             message="That request is not open for you (answered, withdrawn, or not your locale).",
         )
-    return _page(request, "workbench/second_listen.html", staff, listen=mine[request_id])
+    return render(request, "workbench/second_listen.html", staff, listen=mine[request_id])
 
 
 @router.post("/second-listens/{request_id}/answer", response_class=HTMLResponse)
@@ -105,10 +90,10 @@ def answer(
                     request_id
                 )
         if listen is None:
-            return _page(
+            return render(
                 request, "staff/refused.html", staff, status=exc.status, message=exc.message
             )
-        return _page(
+        return render(
             request,
             "workbench/second_listen.html",
             staff,

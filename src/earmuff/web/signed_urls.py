@@ -14,9 +14,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
 from earmuff.store.crypto import KeyRing
 
 PURPOSE = "earmuff audio urls v1"
+
+
+class AudioUrl(BaseModel):
+    """What a page's script asks for before it plays: a link valid for a short while."""
+
+    url: str
+    expires_in_s: int
 
 
 class BadAudioToken(Exception):

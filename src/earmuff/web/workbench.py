@@ -25,7 +25,8 @@ from earmuff.store.models import ReviewItem, StaffSession, StaffUser, utcnow
 from earmuff.store.review_items import read_review_audio, read_review_transcript
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
-from earmuff.web.signed_urls import BadAudioToken, sign, verify
+from earmuff.web.pages import render
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
 from earmuff.web.staff_auth import COOKIE, Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -43,16 +44,6 @@ def reviewer_of(staff: Staff) -> Reviewer:
     return Reviewer(
         id=staff.id, role=staff.role, locales=staff.locales, safety_pool=staff.safety_pool
     )
-
-
-def _page(
-    request: Request, name: str, staff: Staff, status: int = 200, **context: object
-) -> HTMLResponse:
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, name, {"staff": staff, **context}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _redirect(notice: str | None = None) -> RedirectResponse:
@@ -103,7 +94,7 @@ def _render(
         "support": policy.support_contact,
     }
     if lease is None:
-        return _page(
+        return render(
             request,
             "workbench/index.html",
             staff,
@@ -113,7 +104,7 @@ def _render(
             nothing_left=notice == "empty",
             **common,
         )
-    return _page(
+    return render(
         request,
         "workbench/task.html",
         staff,
@@ -261,11 +252,6 @@ class LeaseRef(BaseModel):
 class LeaseOut(BaseModel):
     lease_id: str
     expires_at: str
-
-
-class AudioUrl(BaseModel):
-    url: str
-    expires_in_s: int
 
 
 @api.post("/renew", response_model=LeaseOut)
