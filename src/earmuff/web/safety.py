@@ -24,7 +24,7 @@ from earmuff.store.review_items import read_review_audio, read_review_transcript
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
 from earmuff.web.pages import render
-from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, issue, verify
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -142,8 +142,7 @@ def audio_url(
         if case.review_item_id is None:
             return error_response(410, "item_gone", "the item was deleted; only the record stays")
     ttl = store.settings.policy.workbench.audio_url_seconds
-    token = sign(store.keyring, "case", case_id, staff.id, utcnow(), ttl)
-    return AudioUrl(url=f"/api/safety/audio/{token}", expires_in_s=ttl)
+    return issue(store.keyring, "case", case_id, staff.id, utcnow(), ttl, "/api/safety/audio")
 
 
 @api.get("/audio/{token}")
@@ -152,11 +151,9 @@ def case_audio(
 ) -> Response:
     store = request.app.state.store
     try:
-        grant = verify(store.keyring, token, staff.id, utcnow())
+        grant = verify(store.keyring, token, staff.id, "case", utcnow())
     except BadAudioToken as exc:
         return error_response(403, "bad_audio_link", str(exc))
-    if grant.kind != "case":
-        return error_response(403, "bad_audio_link", "this link is not for a safety case")
     with store.db.read() as session:
         try:
             case = get_case(session, grant.subject)

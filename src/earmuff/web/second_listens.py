@@ -18,7 +18,7 @@ from earmuff.store.models import SecondListen, StaffUser, utcnow
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
 from earmuff.web.pages import render
-from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, issue, verify
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -116,8 +116,9 @@ def audio_url(
     if request_id not in open_ids:
         return error_response(404, "not_found", "no such second-listen request for you")
     ttl = store.settings.policy.workbench.audio_url_seconds
-    token = sign(store.keyring, "listen", request_id, staff.id, utcnow(), ttl)
-    return AudioUrl(url=f"/api/second-listens/audio/{token}", expires_in_s=ttl)
+    return issue(
+        store.keyring, "listen", request_id, staff.id, utcnow(), ttl, "/api/second-listens/audio"
+    )
 
 
 @api.get("/audio/{token}")
@@ -127,11 +128,9 @@ def span_audio(
     store = request.app.state.store
     now = utcnow()
     try:
-        grant = verify(store.keyring, token, staff.id, now)
+        grant = verify(store.keyring, token, staff.id, "listen", now)
     except BadAudioToken as exc:
         return error_response(403, "bad_audio_link", str(exc))
-    if grant.kind != "listen":
-        return error_response(403, "bad_audio_link", "this link is not for a second listen")
     try:
         with store.db.transaction() as session:
             user = session.get(StaffUser, staff.id)

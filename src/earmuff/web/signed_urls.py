@@ -63,7 +63,17 @@ def sign(
     return f"{_b64(body)}.{_b64(mac)}"
 
 
-def verify(keyring: KeyRing, token: str, staff_id: str, now: datetime) -> AudioGrant:
+def issue(
+    keyring: KeyRing, kind: str, subject: str, staff_id: str, now: datetime, ttl_s: int, route: str
+) -> AudioUrl:
+    """A link under ``route`` to ``subject``'s audio, for ``staff_id`` alone, for ``ttl_s``."""
+    return AudioUrl(
+        url=f"{route}/{sign(keyring, kind, subject, staff_id, now, ttl_s)}", expires_in_s=ttl_s
+    )
+
+
+def verify(keyring: KeyRing, token: str, staff_id: str, kind: str, now: datetime) -> AudioGrant:
+    """The grant ``token`` carries, if it is genuine, current, ``staff_id``'s and a ``kind``."""
     try:
         body_text, mac_text = token.split(".")
         body, mac = _unb64(body_text), _unb64(mac_text)
@@ -72,13 +82,15 @@ def verify(keyring: KeyRing, token: str, staff_id: str, now: datetime) -> AudioG
     expected = hmac.new(_key(keyring), body, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, expected):
         raise BadAudioToken("forged audio link")
-    kind, subject, owner, expires = json.loads(body)
+    grant_kind, subject, owner, expires = json.loads(body)
     if owner != staff_id:
         raise BadAudioToken("this audio link belongs to someone else")
     if expires <= now.timestamp():
         raise BadAudioToken("this audio link has expired")
+    if grant_kind != kind:
+        raise BadAudioToken(f"this audio link is for a {grant_kind}, not a {kind}")
     return AudioGrant(
-        kind=kind,
+        kind=grant_kind,
         subject=subject,
         staff_id=owner,
         expires_at=datetime.fromtimestamp(expires, tz=now.tzinfo),

@@ -26,7 +26,7 @@ from earmuff.store.review_items import read_review_audio, read_review_transcript
 from earmuff.web.audio_stream import audio_response
 from earmuff.web.errors import error_response
 from earmuff.web.pages import render
-from earmuff.web.signed_urls import AudioUrl, BadAudioToken, sign, verify
+from earmuff.web.signed_urls import AudioUrl, BadAudioToken, issue, verify
 from earmuff.web.staff_auth import COOKIE, Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -280,8 +280,7 @@ def audio_url(
     if lease is None or lease.lease_id != body.lease_id:
         return error_response(409, "lease_lost", "you no longer hold this task", "lease_id")
     ttl = store.settings.policy.workbench.audio_url_seconds
-    token = sign(store.keyring, "lease", lease.lease_id, staff.id, now, ttl)
-    return AudioUrl(url=f"/api/workbench/audio/{token}", expires_in_s=ttl)
+    return issue(store.keyring, "lease", lease.lease_id, staff.id, now, ttl, "/api/workbench/audio")
 
 
 @api.get("/audio/{token}")
@@ -292,12 +291,12 @@ def lease_audio(
     store = request.app.state.store
     now = utcnow()
     try:
-        grant = verify(store.keyring, token, staff.id, now)
+        grant = verify(store.keyring, token, staff.id, "lease", now)
     except BadAudioToken as exc:
         return error_response(403, "bad_audio_link", str(exc))
     with store.db.read() as session:
         lease = queue.current_lease(session, reviewer_of(staff), now)
-        if grant.kind != "lease" or lease is None or lease.lease_id != grant.subject:
+        if lease is None or lease.lease_id != grant.subject:
             return error_response(403, "not_your_task", "only the holder of the lease hears it")
         item = session.get(ReviewItem, lease.review_item_id)
         assert item is not None
