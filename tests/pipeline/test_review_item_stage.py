@@ -70,11 +70,13 @@ def test_a_new_item_is_queued_as_one_task_or_as_k_overlap_copies(
 
 
 def test_a_sensitive_item_is_queued_for_the_safety_pool(store: Store, household: Household) -> None:
+    with_workbench(store, WorkbenchPolicy(overlap_share=0.0))
     ReviewItemStage({}).run(prepared_work(store, household, category="self_harm"))
     assert [(kind, pool) for _, _, kind, pool, _, _ in tasks(store)] == [("single", "safety")]
 
 
 def test_running_the_stage_again_queues_nothing_twice(store: Store, household: Household) -> None:
+    with_workbench(store, WorkbenchPolicy(overlap_share=0.0))
     work = prepared_work(store, household)
     ReviewItemStage({}).run(work)
     assert ReviewItemStage({}).run(work).decision == "already_queued"
