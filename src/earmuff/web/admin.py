@@ -21,6 +21,7 @@ from earmuff.store.staff import (
     reset_password,
     reset_totp,
 )
+from earmuff.web.pages import render
 from earmuff.web.staff_auth import Staff, end_sessions, require
 
 router = APIRouter(include_in_schema=False)
@@ -31,14 +32,16 @@ ACTIONS = ("update", "disable", "enable", "unlock", "reset_password", "reset_tot
 def _page(request: Request, staff: Staff, status: int = 200, **context: object) -> HTMLResponse:
     with request.app.state.store.db.read() as session:
         users = list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "staff/users.html",
-        {"staff": staff, "users": users, "roles": STAFF_ROLES, "now": utcnow(), **context},
-        status_code=status,
+        staff,
+        status,
+        users=users,
+        roles=STAFF_ROLES,
+        now=utcnow(),
+        **context,
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

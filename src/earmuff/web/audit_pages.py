@@ -22,6 +22,7 @@ from earmuff.store.crypto import watermark_key
 from earmuff.store.models import AuditEvent, StaffUser
 from earmuff.web.errors import error_response
 from earmuff.web.ingest import read_body
+from earmuff.web.pages import render
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -109,19 +110,15 @@ def audit_page(
             f"staff:{u.id}": f"{u.username} ({u.role.replace('_', ' ')})"
             for u in session.scalars(select(StaffUser))
         }
-    response: Response = request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "staff/audit.html",
-        {
-            "staff": staff,
-            "chain": chain,
-            "broken": broken,
-            "events": events,
-            "names": names,
-            "action": action,
-            "subject": subject,
-            "older": events[-1].id if len(events) == PAGE_SIZE else None,
-        },
+        staff,
+        chain=chain,
+        broken=broken,
+        events=events,
+        names=names,
+        action=action,
+        subject=subject,
+        older=events[-1].id if len(events) == PAGE_SIZE else None,
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from earmuff.owner.holds import HoldError, place_hold, release_legal_hold
 from earmuff.store.models import Account, LegalHold, StaffUser, utcnow
+from earmuff.web.pages import render
 from earmuff.web.staff_auth import Staff, require
 
 router = APIRouter(include_in_schema=False)
@@ -42,11 +43,7 @@ def _page(request: Request, staff: Staff, status: int = 200, **context: object) 
         }
         for hold, external_id in rows
     ]
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "staff/holds.html", {"staff": staff, "holds": holds, **context}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, "staff/holds.html", staff, status, holds=holds, **context)
 
 
 def _account_id(request: Request, external_id: str) -> str | None:

@@ -17,6 +17,7 @@ from earmuff.review.agreement import agreement_report
 from earmuff.review.queue import GoldRefused, make_gold
 from earmuff.store.models import Annotation, GoldAnswer, ReviewItem, StaffUser
 from earmuff.store.review_items import ANNOTATION_TEXT, open_item_text
+from earmuff.web.pages import render
 from earmuff.web.staff_auth import Staff, require
 from earmuff.web.workbench import reviewer_of
 
@@ -63,14 +64,7 @@ def _render(request: Request, staff: Staff, status: int = 200, **context: object
             }
             for annotation, item, username, gold in rows
         ]
-    response: Response = request.app.state.templates.TemplateResponse(
-        request,
-        "staff/qa.html",
-        {"staff": staff, "report": report, "recent": recent, **context},
-        status_code=status,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, "staff/qa.html", staff, status, report=report, recent=recent, **context)
 
 
 @router.get("/qa", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from earmuff.audit.log import record
 from earmuff.store.models import StaffSession, StaffUser, utcnow
 from earmuff.store.staff import SignInRefused, check_password_sign_in, check_totp_sign_in
+from earmuff.web.pages import render
 from earmuff.web.staff_auth import (
     COOKIE,
     SIGN_IN_GRACE,
@@ -49,11 +50,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, name, {"staff": None, **context}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, name, None, status, **context)
 
 
 @router.get("/", response_class=HTMLResponse)
