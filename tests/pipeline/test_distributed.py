@@ -52,8 +52,9 @@ BROKER_URLS = {
 UNREACHABLE = {"redis": "redis://127.0.0.1:1/0", "rabbitmq": "amqp://guest:guest@127.0.0.1:1//"}
 ROOT = Path(__file__).parents[2]
 EARMUFF = Path(sys.executable).with_name("earmuff")
-STAGES = ["consent", "wake", "sample", "transcribe", "pii", "anonymize", "screen", "review_item"]
-ALL_DONE = dict.fromkeys(["ingest", *STAGES], "done")
+STAGES = ["wake", "sample", "transcribe", "pii", "anonymize", "screen", "review_item"]
+"""What a worker runs: the upload itself decided consent as it stored the recording."""
+ALL_DONE = dict.fromkeys(["ingest", "consent", *STAGES], "done")
 POLICY = """
 [review]
 sampling_rate = 1.0
@@ -397,7 +398,7 @@ def test_pipeline_run_beside_the_workers_leaves_alone_a_recording_one_of_them_ho
     assert result.exit_code == 0, result.output
     assert f"{held}  busy: another worker is processing it" in result.output
     assert f"{free}  consent: consented, wake: " in result.output
-    assert outcomes(store, held) == {"ingest": "done"}
+    assert outcomes(store, held) == {"ingest": "done", "consent": "done"}
 
 
 def test_a_worker_needs_a_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

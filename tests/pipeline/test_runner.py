@@ -44,6 +44,7 @@ def test_a_crash_resumes_at_the_failed_stage_and_nothing_is_done_twice(
         Counting("last", Outcome.go("fine"), calls),
     ]
     runner = PipelineRunner(store, stages)
+    household.consent("granted")
     recording_id = household.upload()
     first = runner.run(recording_id)
     assert [(r.stage, r.status) for r in first] == [("first", "done"), ("flaky", "failed")]
@@ -66,6 +67,7 @@ def test_a_recording_whose_last_stage_failed_is_still_pending(
 ) -> None:
     calls: Counter[str] = Counter()
     runner = PipelineRunner(store, [Counting("first", Outcome.go("fine"), calls), FailsOnce(calls)])
+    household.consent("granted")
     recording_id = household.upload()
     assert runner.run(recording_id)[-1].status == "failed"
     assert list(runner.pending()) == [recording_id]

@@ -7,10 +7,13 @@ from collections import Counter
 
 from fastapi.testclient import TestClient
 
+from earmuff.pipeline.build import unfinished_recordings
+from earmuff.pipeline.consent import ConsentStage
 from earmuff.pipeline.runner import PipelineRunner
 from earmuff.pipeline.stage import Outcome, Work
 from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store
+from earmuff.store.models import RecordingStage
 from earmuff.web import create_app
 from tests.audio_samples import wav
 from tests.pipeline.conftest import Household
@@ -28,27 +31,63 @@ class Marks:
         return Outcome.go("marked")
 
 
-def test_every_upload_is_handed_to_the_pipeline(store: Store, household: Household) -> None:
+def uploads(client: TestClient, household: Household, count: int) -> list[str]:
+    metadata = {
+        "account_id": household.external_id,
+        "first_name": "Jane",
+        "device_serial": household.serial,
+        "captured_at": "2026-11-20T10:00:00Z",
+        "locale": "en-US",
+        "wake_word": "alexa",
+    }
+    return [
+        upload(client, household.token, metadata, wav(0.3, seed=i)).json()["recording_id"]
+        for i in range(count)
+    ]
+
+
+def test_every_upload_with_consent_is_handed_to_the_pipeline(
+    store: Store, household: Household
+) -> None:
+    household.consent("granted")
     seen: Counter[str] = Counter()
     pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))
     with TestClient(create_app(store=store, pipeline=pipeline)) as client:
-        metadata = {
-            "account_id": household.external_id,
-            "first_name": "Jane",
-            "device_serial": household.serial,
-            "captured_at": "2026-11-20T10:00:00Z",
-            "locale": "en-US",
-            "wake_word": "alexa",
-        }
-        ids = [
-            upload(client, household.token, metadata, wav(0.3, seed=i)).json()["recording_id"]
-            for i in range(3)
-        ]
+        ids = uploads(client, household, 3)
         assert pipeline.wait_idle(timeout=30)
     assert seen == Counter({recording_id: 1 for recording_id in ids})
 
 
+def test_an_upload_without_consent_is_stopped_as_it_is_stored(
+    store: Store, household: Household
+) -> None:
+    seen: Counter[str] = Counter()
+    pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))
+    with TestClient(create_app(store=store, pipeline=pipeline)) as client:
+        (recording_id,) = uploads(client, household, 1)
+        assert pipeline.wait_idle(timeout=30)
+    assert seen == Counter()
+    with store.db.read() as session:
+        consent = session.get(RecordingStage, (recording_id, "consent"))
+        assert consent is not None
+        assert (consent.status, consent.detail["decision"]) == ("stopped", "no_consent")
+    assert unfinished_recordings(store) == []
+
+
+def test_a_yes_given_after_an_upload_does_not_admit_it(store: Store, household: Household) -> None:
+    """Consent is judged as it stood when the recording arrived."""
+    before = household.upload()
+    household.consent("granted")
+    after = household.upload()
+    seen: Counter[str] = Counter()
+    runner = PipelineRunner(store, [ConsentStage(), Marks(seen)])
+    runner.run_pending()
+    assert seen == Counter({after: 1})
+    assert [report.decision for report in runner.run(before)] == ["no_consent"]
+
+
 def test_a_restart_takes_up_what_was_left_unfinished(store: Store, household: Household) -> None:
+    household.consent("granted")
     left_over = [household.upload() for _ in range(2)]
     seen: Counter[str] = Counter()
     pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))

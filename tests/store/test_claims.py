@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -37,6 +38,36 @@ def test_a_held_claim_refuses_a_second_holder_until_it_is_released(store: Store)
             pass
     finally:
         elsewhere.dispose()
+
+
+def test_two_threads_of_one_process_exclude_each_other(store: Store) -> None:
+    claims = claims_for(store.db)
+    refused: list[BaseException] = []
+
+    def second_holder() -> None:
+        try:
+            with claims.hold("recording:a"):
+                pass
+        except ClaimHeld as exc:
+            refused.append(exc)
+
+    with claims.hold("recording:a"):
+        thread = threading.Thread(target=second_holder)
+        thread.start()
+        thread.join()
+    assert len(refused) == 1
+
+
+def test_claims_create_no_file_per_name(store: Store) -> None:
+    """A file made and removed per recording slowed every later file creation."""
+    workspace = store.settings.workspace
+    before = sorted(p.name for p in workspace.rglob("*"))
+    claims = claims_for(store.db)
+    for index in range(50):
+        with claims.hold(f"recording:{index}"):
+            pass
+    after = sorted(p.name for p in workspace.rglob("*"))
+    assert len(set(after) - set(before)) <= 1
 
 
 def test_an_error_in_the_holder_releases_the_claim(store: Store) -> None:

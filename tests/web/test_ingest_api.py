@@ -45,7 +45,11 @@ def test_a_valid_upload_is_stored_sealed_and_answered_201(
         assert recording.locale == "en-US"
         assert recording.wake_word == "alexa"
         assert recording.retention_until is not None
-        assert [s.stage for s in recording.stages] == ["ingest"]
+        outcomes = {s.stage: (s.status, s.detail["decision"]) for s in recording.stages}
+        assert outcomes == {
+            "ingest": ("done", "stored"),
+            "consent": ("stopped", "no_consent"),
+        }, "the default policy is opt-in, and this account never said yes"
     assert list(store.blobs.keys()) == [recording.blob_key]
 
 
@@ -120,6 +124,42 @@ def test_healthz_and_openapi_describe_the_service(client: TestClient) -> None:
     assert form["required"] == ["audio", "metadata"]
     assert {"201", "200", "400", "401", "403", "413", "415", "422"} <= set(operation["responses"])
     assert "RecordingMetadata" in spec["components"]["schemas"]
+    assert operation["security"] == [{"HTTPBearer": []}]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key"]
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "emd_token"]
+)
+def test_an_upload_without_bearer_credentials_is_refused(
+    client: TestClient, store: Store, device: RegisteredDevice, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.post(
+        "/v1/recordings",
+        headers=headers,
+        files={
+            "metadata": (None, json.dumps(device.metadata()), "application/json"),
+            "audio": ("a.wav", wav(0.5), "audio/wav"),
+        },
+    )
+    assert_error(response, 401, "unauthenticated")
+    assert stored_state(store) == (0, 0, [])
+
+
+def test_the_bearer_scheme_is_read_case_insensitively(
+    client: TestClient, device: RegisteredDevice
+) -> None:
+    response = client.post(
+        "/v1/recordings",
+        headers={"Authorization": f"bearer {device.token}"},
+        files={
+            "metadata": (None, json.dumps(device.metadata()), "application/json"),
+            "audio": ("a.wav", wav(0.5), "audio/wav"),
+        },
+    )
+    assert response.status_code == 201, response.text
 
 
 BAD_AUDIO = [

@@ -51,7 +51,7 @@ class DecodedAudio:
         return len(self.samples) / self.sample_rate
 
 
-def sniff_format(data: bytes) -> str:
+def sniff_format(data: bytes | bytearray) -> str:
     """The container named by the file's magic bytes, never by what the client claims."""
     if len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
         return "wav"
@@ -74,7 +74,7 @@ def _unsupported(accept: tuple[str, ...] = FORMATS) -> AudioError:
 
 
 def decode_audio(
-    data: bytes, limits: IngestLimits, accept: tuple[str, ...] = FORMATS
+    data: bytes | bytearray, limits: IngestLimits, accept: tuple[str, ...] = FORMATS
 ) -> DecodedAudio:
     """Decode ``data`` to mono float32, or raise :class:`AudioError` saying what is wrong.
 
@@ -171,7 +171,9 @@ def _check_limits(rate: int, channels: int, frames: int, limits: IngestLimits) -
         )
 
 
-def _decode_with_libsndfile(data: bytes, limits: IngestLimits) -> tuple[np.ndarray, int, int]:
+def _decode_with_libsndfile(
+    data: bytes | bytearray, limits: IngestLimits
+) -> tuple[np.ndarray, int, int]:
     with sf.SoundFile(io.BytesIO(data)) as handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
         _check_limits(rate, channels, int(handle.frames), limits)
@@ -179,7 +181,9 @@ def _decode_with_libsndfile(data: bytes, limits: IngestLimits) -> tuple[np.ndarr
     return frames, rate, channels
 
 
-def _decode_with_ffmpeg(data: bytes, fmt: str, limits: IngestLimits) -> tuple[np.ndarray, int, int]:
+def _decode_with_ffmpeg(
+    data: bytes | bytearray, fmt: str, limits: IngestLimits
+) -> tuple[np.ndarray, int, int]:
     chunks: list[np.ndarray] = []
     total = 0
     try:
@@ -234,7 +238,7 @@ class _WavLayout:
     data_size: int
 
 
-def _read_wav_layout(data: bytes) -> _WavLayout | None:
+def _read_wav_layout(data: bytes | bytearray) -> _WavLayout | None:
     """Walk the RIFF chunks; refuse a WAV whose header promises more audio than it holds.
 
     Returns None for RF64 and for a ``fmt `` chunk this parser does not read, leaving
@@ -266,7 +270,7 @@ def _read_wav_layout(data: bytes) -> _WavLayout | None:
 
 
 def _decode_pcm16_wav(
-    data: bytes, layout: _WavLayout | None, limits: IngestLimits
+    data: bytes | bytearray, layout: _WavLayout | None, limits: IngestLimits
 ) -> tuple[np.ndarray, int, int] | None:
     """Plain 16-bit PCM, what devices send, read straight from the bytes.
 
@@ -284,7 +288,7 @@ def _decode_pcm16_wav(
     return frames, layout.sample_rate, channels
 
 
-def _check_flac_has_frames(data: bytes) -> None:
+def _check_flac_has_frames(data: bytes | bytearray) -> None:
     """Refuse a FLAC file that ends inside or right after its metadata blocks."""
     offset = 4
     while True:
@@ -298,7 +302,7 @@ def _check_flac_has_frames(data: bytes) -> None:
         raise AudioError("truncated_audio", "the FLAC file ends before its first audio frame")
 
 
-def _flac_declared_frames(data: bytes) -> int:
+def _flac_declared_frames(data: bytes | bytearray) -> int:
     """Total samples from STREAMINFO (0 means the encoder did not know)."""
     if len(data) < 8 + 18:
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -15,7 +16,7 @@ from earmuff.pipeline.review_item import ReviewItemStage
 from earmuff.pipeline.runner import PipelineRunner, unfinished
 from earmuff.pipeline.sampling import SamplingStage
 from earmuff.pipeline.screen import ScreenStage
-from earmuff.pipeline.stage import Stage
+from earmuff.pipeline.stage import Outcome, Stage, Work
 from earmuff.pipeline.transcribe import TranscribeStage
 from earmuff.pipeline.wake import WakeStage
 from earmuff.speech.asr import Transcriber, common_words
@@ -68,17 +69,37 @@ def anonymizer(policy: Policy) -> Anonymizer:
     return McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
 
 
+class DeferredStage:
+    """A stage built when a recording first reaches it.
+
+    Most recordings stop at consent or sampling, so a server must not load Whisper,
+    spaCy and the wake-word model at start, nor while its first uploads arrive: that
+    took seconds of CPU from the uploads, and memory from a server that never needed
+    them.
+    """
+
+    def __init__(self, name: str, build: Callable[[], Stage]) -> None:
+        self.name = name
+        self._build = build
+        self._stage: Stage | None = None
+
+    def run(self, work: Work) -> Outcome:
+        if self._stage is None:
+            self._stage = self._build()
+        return self._stage.run(work)
+
+
 def stages(models: Models) -> list[Stage]:
     policy = models.policy
     return [
         ConsentStage(),
-        WakeStage(models.wake_verifier),
+        DeferredStage(WakeStage.name, lambda: WakeStage(models.wake_verifier)),
         SamplingStage(),
-        TranscribeStage(models.transcriber),
-        PiiStage(models.pii_detector),
+        DeferredStage(TranscribeStage.name, lambda: TranscribeStage(models.transcriber)),
+        DeferredStage(PiiStage.name, lambda: PiiStage(models.pii_detector)),
         AnonymizeStage(anonymizer(policy)),
         ScreenStage(),
-        ReviewItemStage(models.versions()),
+        DeferredStage(ReviewItemStage.name, lambda: ReviewItemStage(models.versions())),
     ]
 
 

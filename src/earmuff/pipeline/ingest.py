@@ -23,12 +23,14 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from earmuff.audio import AudioError, DecodedAudio, decode_audio, encode_wav
 from earmuff.config import Settings
+from earmuff.pipeline.consent import ConsentStage, decide_consent
+from earmuff.pipeline.runner import DONE, STOPPED
+from earmuff.pipeline.stage import Outcome
 from earmuff.store.accounts import (
     DeviceIdentity,
     authenticate_device,
@@ -59,6 +61,11 @@ _ACCOUNTS = cast(Table, Account.__table__)
 _RECORDINGS = cast(Table, Recording.__table__)
 _RECORDING_STAGES = cast(Table, RecordingStage.__table__)
 _IDEMPOTENCY_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_INSERT_RECORDING = insert(_RECORDINGS)
+_INSERT_STAGE = insert(_RECORDING_STAGES)
+_INSERT_ANSWER = insert(_IDEMPOTENCY_RECORDS)
+_RENAME_ACCOUNT = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
+"""Statements built once, with every value a parameter: this runs on every upload."""
 
 
 class IngestError(Exception):
@@ -134,8 +141,10 @@ class Ingestor:
     """Turns an authenticated upload into one sealed, stored recording.
 
     An upload costs two database transactions: one read (authentication, the account's
-    key, an earlier answer for the Idempotency-Key) before the body is read, and one
-    write after every check has passed.
+    key and consent, an earlier answer for the Idempotency-Key) before the body is
+    read, and one write after every check has passed. The write records the consent
+    stage's outcome too, so only a recording that may be reviewed is handed to the
+    pipeline: most arrive without consent, and cost it nothing.
     """
 
     def __init__(
@@ -164,11 +173,11 @@ class Ingestor:
                 "Idempotency-Key must be 1-255 visible ASCII characters",
                 "Idempotency-Key",
             )
-        with self.db.read() as session:
-            device = authenticate_device(session, token)
+        with self.db.read_connection() as connection:
+            device = authenticate_device(connection, token)
             if device is None:
                 raise IngestError(401, "invalid_token", "the device token is unknown or revoked")
-            previous = _idempotency_record(session, device, idempotency_key)
+            previous = _idempotency_record(connection, device, idempotency_key)
         try:
             data_key = self.keyring.unwrap(
                 device.account_id, device.wrapped_key, device.master_key_id
@@ -186,7 +195,11 @@ class Ingestor:
             previous=previous,
         )
 
-    def ingest(self, uploader: Uploader, metadata_json: bytes, audio: bytes) -> IngestResult:
+    def ingest(
+        self, uploader: Uploader, metadata_json: bytes | bytearray, audio: bytes | bytearray
+    ) -> IngestResult:
+        """Check, seal and store one upload. The body's parts come as they were parsed,
+        bytes or bytearray: copying audio is a measurable part of an upload's cost."""
         device = uploader.device
         metadata = parse_metadata(metadata_json)
         if metadata.account_id != device.account_external_id:
@@ -220,6 +233,12 @@ class Ingestor:
             raise IngestError(exc.status, exc.code, exc.message, "audio") from None
         canonical = encode_wav(decoded.samples, decoded.sample_rate)
 
+        consent = decide_consent(
+            self.settings.policy,
+            child_profile=device.child_profile,
+            choice=device.review_choice,
+            disclosure_version=device.disclosure_version,
+        )
         recording_id = new_id()
         blob_key = f"recordings/{recording_id}.wav"
         recording_key, key_sealed = new_recording_key(uploader.data_key, recording_id)
@@ -232,13 +251,14 @@ class Ingestor:
             "sample_rate": decoded.sample_rate,
         }
         try:
-            with self.db.transaction() as session:
+            with self.db.write_connection() as connection:
                 self._insert(
-                    session, uploader, metadata, decoded, recording_id, blob_key, key_sealed
+                    connection, uploader, metadata, decoded, recording_id, blob_key, key_sealed
                 )
+                _record_stage(connection, recording_id, ConsentStage.name, consent)
                 if uploader.idempotency_key is not None:
-                    session.execute(
-                        insert(_IDEMPOTENCY_RECORDS),
+                    connection.execute(
+                        _INSERT_ANSWER,
                         {
                             "device_id": device.device_id,
                             "key": uploader.idempotency_key,
@@ -251,8 +271,8 @@ class Ingestor:
         except IntegrityError:
             self.blobs.delete(blob_key)
             if uploader.idempotency_key is not None:
-                with self.db.read() as session:
-                    record = _idempotency_record(session, device, uploader.idempotency_key)
+                with self.db.read_connection() as connection:
+                    record = _idempotency_record(connection, device, uploader.idempotency_key)
                 if record is not None:
                     return _replay(record, fingerprint)
             raise IngestError(
@@ -264,13 +284,13 @@ class Ingestor:
         except BaseException:
             self.blobs.delete(blob_key)
             raise
-        if self.on_stored is not None:
+        if self.on_stored is not None and consent.proceed:
             self.on_stored(recording_id)
         return IngestResult(201, body)
 
     def _insert(
         self,
-        session: Session,
+        connection: Connection,
         uploader: Uploader,
         metadata: RecordingMetadata,
         decoded: DecodedAudio,
@@ -278,19 +298,18 @@ class Ingestor:
         blob_key: str,
         key_sealed: bytes,
     ) -> None:
-        """Core statements with bound parameters, not the ORM: this runs once per upload,
-        and a statement whose values are parameters is compiled once and then cached.
-        """
+        """Core statements built once, with every value a bound parameter: this runs on
+        every upload, and such a statement is compiled once and then cached."""
         device = uploader.device
         if metadata.first_name != uploader.first_name:
             sealed_name = seal_first_name(uploader.data_key, device.account_id, metadata.first_name)
-            session.execute(
-                update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id")),
+            connection.execute(
+                _RENAME_ACCOUNT,
                 {"account_id": device.account_id, "first_name_sealed": sealed_name},
             )
         received_at = utcnow()
-        session.execute(
-            insert(_RECORDINGS),
+        connection.execute(
+            _INSERT_RECORDING,
             {
                 "id": recording_id,
                 "account_id": device.account_id,
@@ -311,16 +330,7 @@ class Ingestor:
                 "retention_until": self._retention_deadline(uploader.raw_retention, received_at),
             },
         )
-        session.execute(
-            insert(_RECORDING_STAGES),
-            {
-                "recording_id": recording_id,
-                "stage": "ingest",
-                "status": "done",
-                "detail": {},
-                "updated_at": received_at,
-            },
-        )
+        _record_stage(connection, recording_id, "ingest", Outcome.go("stored"), received_at)
 
     def _retention_deadline(self, choice: str, received_at: datetime) -> datetime | None:
         if choice == "keep":
@@ -329,21 +339,45 @@ class Ingestor:
         return received_at + timedelta(days=days)
 
 
+def _record_stage(
+    connection: Connection,
+    recording_id: str,
+    stage: str,
+    outcome: Outcome,
+    at: datetime | None = None,
+) -> None:
+    """A stage outcome, in the form the pipeline runner records and later reads."""
+    connection.execute(
+        _INSERT_STAGE,
+        {
+            "recording_id": recording_id,
+            "stage": stage,
+            "status": DONE if outcome.proceed else STOPPED,
+            "detail": {"decision": outcome.decision, **outcome.detail},
+            "updated_at": at or utcnow(),
+        },
+    )
+
+
 @dataclass(frozen=True)
 class _StoredAnswer:
     request_sha256: str
     response: dict[str, Any]
 
 
+_IDEMPOTENCY_ANSWER = select(IdempotencyRecord.request_sha256, IdempotencyRecord.response).where(
+    IdempotencyRecord.device_id == bindparam("device_id"),
+    IdempotencyRecord.key == bindparam("key"),
+)
+
+
 def _idempotency_record(
-    session: Session, device: DeviceIdentity, key: str | None
+    connection: Connection, device: DeviceIdentity, key: str | None
 ) -> _StoredAnswer | None:
     if key is None:
         return None
-    row = session.execute(
-        select(IdempotencyRecord.request_sha256, IdempotencyRecord.response).where(
-            IdempotencyRecord.device_id == device.device_id, IdempotencyRecord.key == key
-        )
+    row = connection.execute(
+        _IDEMPOTENCY_ANSWER, {"device_id": device.device_id, "key": key}
     ).first()
     return None if row is None else _StoredAnswer(row[0], row[1])
 
@@ -359,7 +393,7 @@ def _replay(record: _StoredAnswer, fingerprint: str) -> IngestResult:
     return IngestResult(200, dict(record.response))
 
 
-def parse_metadata(raw: bytes) -> RecordingMetadata:
+def parse_metadata(raw: bytes | bytearray) -> RecordingMetadata:
     """Parse the ``metadata`` field, naming the first offending field in the error.
 
     Well-formed JSON can still be refused by Python's parser, and that is the client's
@@ -389,7 +423,7 @@ def parse_metadata(raw: bytes) -> RecordingMetadata:
         ) from None
 
 
-def _fingerprint(metadata: RecordingMetadata, audio: bytes) -> str:
+def _fingerprint(metadata: RecordingMetadata, audio: bytes | bytearray) -> str:
     digest = hashlib.sha256(metadata.model_dump_json().encode())
     digest.update(hashlib.sha256(audio).digest())
     return digest.hexdigest()

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from earmuff.store.crypto import KeyRing, field_context, seal, unseal
@@ -35,6 +35,11 @@ class DeviceIdentity:
     raw_retention: str = "policy"
     wrapped_key: bytes | None = field(default=None, repr=False)
     master_key_id: str = ""
+    child_profile: bool = False
+    """The account or the device is a child's: never reviewed."""
+    review_choice: str = "unset"
+    """The account's current answer about human review: granted, withdrawn or unset."""
+    disclosure_version: str | None = None
 
 
 def hash_token(token: str) -> str:
@@ -99,32 +104,43 @@ def register_device(
     return device, token
 
 
-def authenticate_device(session: Session, token: str) -> DeviceIdentity | None:
+_DEVICE_BY_TOKEN = (
+    select(
+        Device.id,
+        Device.serial,
+        Account.id,
+        Account.external_id,
+        Account.first_name_sealed,
+        Account.raw_retention,
+        AccountKey.wrapped_key,
+        AccountKey.master_key_id,
+        Account.is_child_profile,
+        Device.is_child_profile,
+        ConsentSetting.human_review,
+        ConsentSetting.disclosure_version,
+    )
+    .join(Account, Account.id == Device.account_id)
+    .outerjoin(AccountKey, AccountKey.account_id == Account.id)
+    .outerjoin(ConsentSetting, ConsentSetting.account_id == Account.id)
+    .where(
+        Device.token_hash == bindparam("token_hash"),
+        Device.revoked_at.is_(None),
+        Account.deleted_at.is_(None),
+    )
+)
+"""Built once: composing it per upload cost more than running it."""
+
+
+def authenticate_device(connection: Connection, token: str) -> DeviceIdentity | None:
     """The active device holding ``token``, or None for an unknown or revoked token.
 
-    One Core query, no ORM objects: it runs on every upload.
+    One Core query, no ORM objects: it runs on every upload. It also reads what the
+    consent stage decides on, so that an upload is judged by the consent in force when
+    it arrived, in the transaction that stores it.
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
-    row = session.execute(
-        select(
-            Device.id,
-            Device.serial,
-            Account.id,
-            Account.external_id,
-            Account.first_name_sealed,
-            Account.raw_retention,
-            AccountKey.wrapped_key,
-            AccountKey.master_key_id,
-        )
-        .join(Account, Account.id == Device.account_id)
-        .outerjoin(AccountKey, AccountKey.account_id == Account.id)
-        .where(
-            Device.token_hash == hash_token(token),
-            Device.revoked_at.is_(None),
-            Account.deleted_at.is_(None),
-        )
-    ).first()
+    row = connection.execute(_DEVICE_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     return DeviceIdentity(
@@ -136,4 +152,7 @@ def authenticate_device(session: Session, token: str) -> DeviceIdentity | None:
         raw_retention=row[5],
         wrapped_key=row[6],
         master_key_id=row[7],
+        child_profile=bool(row[8] or row[9]),
+        review_choice=row[10] or "unset",
+        disclosure_version=row[11],
     )

@@ -8,7 +8,7 @@ it is parsed here without ever leaving it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -32,7 +32,9 @@ class Part:
     data: bytearray = field(default_factory=bytearray)
 
 
-def parse_multipart(content_type: str, body: bytes, max_parts: int = 8) -> dict[str, Part]:
+def parse_multipart(
+    content_type: str, body: bytes | bytearray, max_parts: int = 8
+) -> dict[str, Part]:
     """Split ``body`` into its named parts; every defect is a :class:`MultipartError`."""
     media_type, options = parse_options_header(content_type)
     if media_type != b"multipart/form-data":
@@ -43,7 +45,7 @@ def parse_multipart(content_type: str, body: bytes, max_parts: int = 8) -> dict[
     collector = _PartCollector(max_parts)
     parser = MultipartParser(boundary, collector.callbacks())
     try:
-        parser.write(body)
+        parser.write(cast(bytes, body))  # it only slices and searches: a bytearray will do
         parser.finalize()
     except MultipartError:
         raise
@@ -103,8 +105,9 @@ class _PartCollector:
         self._current = part
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
+        """Copied once, through a view: slicing ``data`` first would copy it twice."""
         if self._current is not None:
-            self._current.data.extend(data[start:end])
+            self._current.data += memoryview(data)[start:end]
 
     def _part_end(self) -> None:
         self._current = None
