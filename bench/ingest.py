@@ -37,10 +37,10 @@ Caveat
     before is enough to cost earmuff a fifth of its throughput; leave half a minute
     between runs. On a 2-core machine the client (one Python process) competes with the
     server for CPU, so both figures are lower than a server alone would reach, and the
-    bare endpoint, being cheap, is the more client-bound of the two. The comparison is still fair: the
-    client work per request is the same for both servers. Other work on the machine shifts
-    both runs, and not necessarily equally, so the load average at the start is printed:
-    compare runs made on a quiet machine.
+    bare endpoint, being cheap, is the more client-bound of the two. The comparison is
+    still fair: the client work per request is the same for both servers. Other work on
+    the machine shifts both runs, and not necessarily equally, so the load average at the
+    start is printed: compare runs made on a quiet machine.
 
 Run it with ``.venv/bin/python bench/ingest.py``. The exit status is 1 if any request
 failed (earmuff answering anything but 201, or the bare endpoint failing, which would make

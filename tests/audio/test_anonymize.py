@@ -7,6 +7,7 @@ import pytest
 from scipy.signal import lfilter
 
 from earmuff.audio.anonymize import (
+    ChainAnonymizer,
     McAdamsAnonymizer,
     ShiftAnonymizer,
     equalise_spectrum,
@@ -144,3 +145,18 @@ def test_the_shift_anonymizer_refuses_a_range_that_does_not_shift() -> None:
         ShiftAnonymizer(0.9, 1.1)
     with pytest.raises(ValueError, match="tilt"):
         ShiftAnonymizer(tilt_low_db=3.0, tilt_high_db=-3.0)
+
+
+def test_a_chain_applies_each_step_with_its_own_draw() -> None:
+    speech = tone(1.0, 8_000, seed=5)
+    shift, mcadams_step = ShiftAnonymizer(1.1, 1.25), McAdamsAnonymizer(0.7, 0.9)
+    chain = ChainAnonymizer((shift, mcadams_step))
+    chained = chain.anonymize(speech, 8_000, np.random.default_rng(3))
+    by_hand_rng = np.random.default_rng(3)
+    by_hand = mcadams_step.anonymize(
+        shift.anonymize(speech, 8_000, by_hand_rng), 8_000, by_hand_rng
+    )
+    assert chain.name == "eq-shift+mcadams"
+    assert chained.shape == speech.shape and chained.dtype == np.float32
+    assert np.array_equal(chained, by_hand)
+    assert not np.allclose(chained, shift.anonymize(speech, 8_000, np.random.default_rng(3)))

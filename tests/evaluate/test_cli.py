@@ -154,3 +154,55 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
         assert result[key] is None or 0.0 <= result[key] <= 1.0 or key == "rtf"
     assert result["task"] == "anonymization" and result["n_utterances"] == 24
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
+
+
+def test_eval_anonymization_measures_the_method_the_policy_would_run(
+    corpus: Path, tmp_path: Path
+) -> None:
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    run(
+        "anonymization",
+        "--manifest",
+        str(manifest),
+        "--limit",
+        "12",
+        "--splits",
+        "1",
+        "--method",
+        "eq-shift+mcadams",
+        "--shift-low",
+        "1.1",
+        "--shift-high",
+        "1.2",
+        "--alpha-low",
+        "0.8",
+        "--alpha-high",
+        "0.9",
+    )
+    result = read(tmp_path / "earmuff-eval" / "anonymization.json")
+    anonymizer = result["anonymizer"]
+    assert anonymizer["name"] == "eq-shift+mcadams"
+    shift, mcadams = anonymizer["steps"]
+    assert (shift["shift_low"], shift["shift_high"]) == (1.1, 1.2)
+    assert (mcadams["alpha_low"], mcadams["alpha_high"]) == (0.8, 0.9)
+    assert result["options"]["method"] == "eq-shift+mcadams"
+
+
+def test_eval_anonymization_refuses_an_empty_shift_range(corpus: Path) -> None:
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    done = runner.invoke(
+        app,
+        ["anonymization", "--manifest", str(manifest), "--shift-low", "1.3", "--shift-high", "1.2"],
+    )
+    assert done.exit_code == 2
+    assert "--shift-high" in done.output
+
+
+def test_every_policy_method_can_be_evaluated() -> None:
+    from typing import get_args
+
+    from earmuff.cli.evaluate import AnonymizationMethod
+    from earmuff.config.policy import AnonymizationPolicy
+
+    methods = get_args(AnonymizationPolicy.model_fields["method"].annotation)
+    assert {m.value for m in AnonymizationMethod} == set(methods)

@@ -48,3 +48,20 @@ def test_the_page_holds_each_section_its_plots_and_the_attribution(tmp_path: Pat
     assert page.count("data:image/png;base64,") == 6
     assert "90.0 %" in page and "85.0 %" in page
     assert "CC BY-SA 4.0" in page
+
+
+def test_the_frontier_section_lists_every_point_and_marks_the_frontier(tmp_path: Path) -> None:
+    point = {"eer_ignorant": 0.3, "eer_lazy_informed": 0.3, "eer_semi_informed": 0.25}
+    frontier = {
+        "task": "frontier", "n_utterances": 9, "asr_model": "tiny.en",
+        "eer_original": 0.07, "wer_original": 0.18,
+        "targets": {"eer_ignorant": 0.35, "eer_semi_informed": 0.3, "wer_rise": 0.08},
+        "points": [
+            {"label": "mild", **point, "wer_rise": 0.02, "on_frontier": True},
+            {"label": "harsh", **point, "wer_rise": 0.3, "on_frontier": False},
+        ],
+    }  # fmt: skip
+    page = render_report([frontier], tmp_path / "report.html").read_text()
+    assert "Privacy/utility frontier" in page
+    assert "* mild" in page and "harsh" in page and "* harsh" not in page
+    assert page.count("data:image/png;base64,") == 1

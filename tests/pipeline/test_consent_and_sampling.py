@@ -126,11 +126,15 @@ def test_the_cap_holds_when_recordings_are_sampled_concurrently(store: Store) ->
 
 
 def test_the_policy_chooses_the_anonymizer() -> None:
-    from earmuff.audio.anonymize import McAdamsAnonymizer, ShiftAnonymizer
+    from earmuff.audio.anonymize import ChainAnonymizer, McAdamsAnonymizer, ShiftAnonymizer
     from earmuff.config.policy import AnonymizationPolicy
-    from earmuff.pipeline.build import anonymizer
+    from earmuff.pipeline.anonymize import anonymizer_for
 
-    assert isinstance(anonymizer(Policy()), McAdamsAnonymizer)
-    shift = Policy(anonymization=AnonymizationPolicy(method="eq-shift", shift_high=1.3))
-    chosen = anonymizer(shift)
-    assert isinstance(chosen, ShiftAnonymizer) and chosen.shift_high == 1.3
+    mcadams = anonymizer_for(AnonymizationPolicy(method="mcadams", alpha_low=0.6))
+    assert isinstance(mcadams, McAdamsAnonymizer) and mcadams.alpha_low == 0.6
+    shift = anonymizer_for(AnonymizationPolicy(method="eq-shift", shift_high=1.3))
+    assert isinstance(shift, ShiftAnonymizer) and shift.shift_high == 1.3
+    both = anonymizer_for(AnonymizationPolicy(method="eq-shift+mcadams", alpha_high=0.95))
+    assert isinstance(both, ChainAnonymizer) and both.name == "eq-shift+mcadams"
+    assert [type(step) for step in both.steps] == [ShiftAnonymizer, McAdamsAnonymizer]
+    assert both.steps[1].alpha_high == 0.95

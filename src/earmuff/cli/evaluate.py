@@ -48,6 +48,12 @@ LATEST_RESULTS = Path("earmuff-eval")
 DEFAULT_MODEL = DEFAULTS.asr.model
 
 
+class AnonymizationMethod(StrEnum):
+    MCADAMS = "mcadams"
+    EQ_SHIFT = "eq-shift"
+    EQ_SHIFT_MCADAMS = "eq-shift+mcadams"
+
+
 class AsrModel(StrEnum):
     TINY_EN = "tiny.en"
     BASE = "base"
@@ -176,12 +182,21 @@ def anonymization(
     json_out: JsonOption = None,
     limit: LimitOption = None,
     pattern: FilterOption = None,
+    method: Annotated[
+        AnonymizationMethod, typer.Option(help="The anonymizer, as the policy names it")
+    ] = AnonymizationMethod(DEFAULTS.anonymization.method),
     alpha_low: Annotated[
         float, typer.Option(min=0.05, max=1.0, help="Lowest McAdams coefficient drawn")
     ] = DEFAULTS.anonymization.alpha_low,
     alpha_high: Annotated[
         float, typer.Option(min=0.05, max=1.0, help="Highest McAdams coefficient drawn")
     ] = DEFAULTS.anonymization.alpha_high,
+    shift_low: Annotated[
+        float, typer.Option(min=1.0, max=2.0, help="Smallest eq-shift factor drawn")
+    ] = DEFAULTS.anonymization.shift_low,
+    shift_high: Annotated[
+        float, typer.Option(min=1.0, max=2.0, help="Largest eq-shift factor drawn")
+    ] = DEFAULTS.anonymization.shift_high,
     asr_model: Annotated[
         AsrModel, typer.Option(help="Whisper model for the WER before and after")
     ] = AsrModel.TINY_EN,
@@ -190,26 +205,68 @@ def anonymization(
     ] = 5,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
-    from earmuff.audio.anonymize import McAdamsAnonymizer
+    from earmuff.config.policy import AnonymizationPolicy
     from earmuff.evaluate import anonymization as task
+    from earmuff.pipeline.anonymize import anonymizer_for
 
     if alpha_low > alpha_high:
         raise typer.BadParameter("must not exceed --alpha-high", param_hint="--alpha-low")
+    if shift_low > shift_high:
+        raise typer.BadParameter("must not exceed --shift-high", param_hint="--shift-low")
     base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
-    anonymizer = McAdamsAnonymizer(alpha_low, alpha_high)
+    anonymizer = anonymizer_for(
+        AnonymizationPolicy(
+            method=method.value,
+            alpha_low=alpha_low,
+            alpha_high=alpha_high,
+            shift_low=shift_low,
+            shift_high=shift_high,
+        )
+    )
     with _progress(len(entries), "anonymization") as advance, _audio_errors():
         result = task.evaluate_anonymization(
             entries, anonymizer, asr_model=asr_model.value, splits=splits, progress=advance
         )
     options = {
+        "method": method.value,
         "alpha_low": alpha_low,
         "alpha_high": alpha_high,
+        "shift_low": shift_low,
+        "shift_high": shift_high,
         "asr_model": asr_model.value,
         "splits": splits,
         "filter": pattern,
     }
     summary = task.summary_lines(result)
     _finish("anonymization", manifest, base, options, result, json_out, summary)
+
+
+@app.command()
+def frontier(
+    manifest: ManifestOption,
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: LimitOption = None,
+    pattern: FilterOption = None,
+    asr_model: Annotated[
+        AsrModel, typer.Option(help="Whisper model for the WER before and after")
+    ] = AsrModel.TINY_EN,
+    splits: Annotated[
+        int, typer.Option(min=1, help="Random speaker splits for the semi-informed attacker")
+    ] = 5,
+) -> None:
+    """The privacy/utility curve: every method at several strengths, on the same clips."""
+    from earmuff.evaluate import frontier as task
+    from earmuff.pipeline.anonymize import anonymizer_for
+
+    base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
+    points = [(rules, anonymizer_for(rules)) for rules in task.GRID]
+    with _progress(len(entries) * len(points), "frontier") as advance, _audio_errors():
+        result = task.evaluate_frontier(
+            entries, points, asr_model=asr_model.value, splits=splits, progress=advance
+        )
+    options = {"asr_model": asr_model.value, "splits": splits, "filter": pattern}
+    _finish("frontier", manifest, base, options, result, json_out, task.summary_lines(result))
 
 
 @app.command()

@@ -92,9 +92,10 @@ class PiiPolicy(_Rules):
 class AnonymizationPolicy(_Rules):
     """``mcadams``: coefficient drawn per item from [alpha_low, alpha_high].
     ``eq-shift``: spectrum equalised, then pitch and formants shifted by a factor drawn
-    per item from [shift_low, shift_high], up or down."""
+    per item from [shift_low, shift_high], up or down.
+    ``eq-shift+mcadams``: the one, then the other, each with its own draw."""
 
-    method: Literal["mcadams", "eq-shift"] = "mcadams"
+    method: Literal["mcadams", "eq-shift", "eq-shift+mcadams"] = "mcadams"
     alpha_low: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     alpha_high: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
     shift_low: float = Field(default=1.1, ge=1.0, le=2.0, allow_inf_nan=False)

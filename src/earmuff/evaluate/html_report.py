@@ -193,8 +193,52 @@ def _anonymization(result: dict[str, Any]) -> str:
     return _section("Voice anonymization", head + _table(rows, ("measure", "value")), images)
 
 
+def _frontier_plot(result: dict[str, Any]) -> str:
+    """Each point's EER for every attacker against its rise in WER, with the target box."""
+    figure, axes = _figure()
+    attackers = {"eer_ignorant": "o", "eer_lazy_informed": "s", "eer_semi_informed": "^"}
+    for key, marker in attackers.items():
+        xs = [100 * p["wer_rise"] for p in result["points"] if p.get(key) is not None]
+        ys = [100 * p[key] for p in result["points"] if p.get(key) is not None]
+        axes.scatter(xs, ys, marker=marker, label=key.removeprefix("eer_"), alpha=0.8)
+    targets = result.get("targets", {})
+    if "wer_rise" in targets:
+        axes.axvline(100 * targets["wer_rise"], color="#c44e52", linestyle="--", linewidth=1)
+    if "eer_semi_informed" in targets:
+        axes.axhline(100 * targets["eer_semi_informed"], color="#c44e52", linestyle=":")
+    if "eer_ignorant" in targets:
+        axes.axhline(100 * targets["eer_ignorant"], color="#c44e52", linestyle="--", linewidth=1)
+    axes.set_xlabel("rise in WER (points)")
+    axes.set_ylabel("speaker-verification EER (%)")
+    axes.set_title("privacy against utility (upper left is better)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def _frontier(result: dict[str, Any]) -> str:
+    rows = [
+        (
+            ("* " if p.get("on_frontier") else "") + str(p["label"]),
+            _pct(p.get("eer_ignorant")),
+            _pct(p.get("eer_lazy_informed")),
+            _pct(p.get("eer_semi_informed")),
+            _pct(p.get("wer_rise")),
+        )
+        for p in result["points"]
+    ]
+    head = (
+        f"<p>{result.get('n_utterances')} utterances; originals: EER "
+        f"{_pct(result.get('eer_original'))}, WER {_pct(result.get('wer_original'))} "
+        f"({html.escape(str(result.get('asr_model')))}). * marks the frontier.</p>"
+    )
+    table = _table(rows, ("point", "ignorant", "lazy-informed", "semi-informed", "WER rise"))
+    return _section("Privacy/utility frontier", head + table, [_frontier_plot(result)])
+
+
 def render_report(results: Sequence[dict[str, Any]], out: Path) -> Path:
-    """Write the page for whichever results are given (any of wake, asr, pii, anonymization)."""
+    """Write the page for whichever results are given (wake, asr, pii, anonymization,
+    frontier)."""
     by_task: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_task.setdefault(str(result.get("task")), []).append(result)
@@ -207,6 +251,8 @@ def render_report(results: Sequence[dict[str, Any]], out: Path) -> Path:
         sections.append(_pii(by_task["pii"][-1]))
     if "anonymization" in by_task:
         sections.append(_anonymization(by_task["anonymization"][-1]))
+    if "frontier" in by_task:
+        sections.append(_frontier(by_task["frontier"][-1]))
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>earmuff evaluation</title><style>body{font-family:sans-serif;max-width:60em;"

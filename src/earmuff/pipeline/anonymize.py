@@ -12,12 +12,29 @@ import json
 import numpy as np
 
 from earmuff.audio import encode_wav
-from earmuff.audio.anonymize import Anonymizer
+from earmuff.audio.anonymize import (
+    Anonymizer,
+    ChainAnonymizer,
+    McAdamsAnonymizer,
+    ShiftAnonymizer,
+)
 from earmuff.audio.bleep import bleep
+from earmuff.config.policy import AnonymizationPolicy
 from earmuff.pipeline.redact import REDACTION
 from earmuff.pipeline.stage import Outcome, Work
 
 REVIEW_AUDIO = "review.wav"
+
+
+def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
+    """The anonymizer the policy names: the pipeline and ``earmuff eval`` build it here."""
+    mcadams = McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
+    shift = ShiftAnonymizer(rules.shift_low, rules.shift_high)
+    if rules.method == "mcadams":
+        return mcadams
+    if rules.method == "eq-shift":
+        return shift
+    return ChainAnonymizer((shift, mcadams))
 
 
 class AnonymizeStage:

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from earmuff.audio.anonymize import Anonymizer, McAdamsAnonymizer, ShiftAnonymizer
 from earmuff.config import Policy
 from earmuff.pii import PiiDetector
-from earmuff.pipeline.anonymize import AnonymizeStage
+from earmuff.pipeline.anonymize import AnonymizeStage, anonymizer_for
 from earmuff.pipeline.consent import ConsentStage
 from earmuff.pipeline.redact import PiiStage
 from earmuff.pipeline.review_item import ReviewItemStage
@@ -62,13 +61,6 @@ class Models:
         }
 
 
-def anonymizer(policy: Policy) -> Anonymizer:
-    rules = policy.anonymization
-    if rules.method == "eq-shift":
-        return ShiftAnonymizer(rules.shift_low, rules.shift_high)
-    return McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
-
-
 class DeferredStage:
     """A stage built when a recording first reaches it.
 
@@ -97,7 +89,7 @@ def stages(models: Models) -> list[Stage]:
         SamplingStage(),
         DeferredStage(TranscribeStage.name, lambda: TranscribeStage(models.transcriber)),
         DeferredStage(PiiStage.name, lambda: PiiStage(models.pii_detector)),
-        AnonymizeStage(anonymizer(policy)),
+        AnonymizeStage(anonymizer_for(policy.anonymization)),
         ScreenStage(),
         DeferredStage(ReviewItemStage.name, lambda: ReviewItemStage(models.versions())),
     ]

@@ -1,0 +1,128 @@
+"""The privacy/utility curve: several anonymizers and strengths measured on one corpus.
+
+Every point is a full ``evaluate_anonymization`` run; they share one cache, so the
+original clips are embedded and transcribed once, and one seed, so every point draws
+its parameters for the same clips in the same order. A point is on the frontier when
+no other point hides voices at least as well from every attacker for no more WER.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from earmuff.audio.anonymize import Anonymizer
+from earmuff.config.policy import AnonymizationPolicy
+from earmuff.evaluate.anonymization import (
+    TARGETS,
+    EvaluationCache,
+    evaluate_anonymization,
+    meets_targets,
+)
+from earmuff.evaluate.manifest import ManifestEntry
+from earmuff.evaluate.report import Progress, percent
+
+ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
+
+GRID: tuple[AnonymizationPolicy, ...] = (
+    AnonymizationPolicy(method="mcadams", alpha_low=0.8, alpha_high=0.95),
+    AnonymizationPolicy(method="mcadams", alpha_low=0.7, alpha_high=0.9),
+    AnonymizationPolicy(method="mcadams", alpha_low=0.5, alpha_high=0.9),
+    AnonymizationPolicy(method="eq-shift", shift_low=1.05, shift_high=1.15),
+    AnonymizationPolicy(method="eq-shift", shift_low=1.1, shift_high=1.25),
+    AnonymizationPolicy(method="eq-shift", shift_low=1.15, shift_high=1.35),
+    AnonymizationPolicy(
+        method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.8, alpha_high=0.95
+    ),
+    AnonymizationPolicy(
+        method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.7, alpha_high=0.9
+    ),
+)
+"""Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
+
+
+def label(rules: AnonymizationPolicy) -> str:
+    """A point's name: the method and only the settings it uses."""
+    shift = f"shift {rules.shift_low:g}-{rules.shift_high:g}"
+    alpha = f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}"
+    settings = {"mcadams": alpha, "eq-shift": shift}.get(rules.method, f"{shift}, {alpha}")
+    return f"{rules.method} ({settings})"
+
+
+def evaluate_frontier(
+    entries: Sequence[ManifestEntry],
+    points: Sequence[tuple[AnonymizationPolicy, Anonymizer]],
+    *,
+    asr_model: str = "tiny.en",
+    splits: int = 5,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Measure every point; return them with their frontier membership, JSON-ready."""
+    cache = EvaluationCache()
+    measured = []
+    for rules, anonymizer in points:
+        result = evaluate_anonymization(
+            entries,
+            anonymizer,
+            asr_model=asr_model,
+            splits=splits,
+            seed=seed,
+            cache=cache,
+            progress=progress,
+        )
+        measured.append(
+            {
+                "label": label(rules),
+                "policy": rules.model_dump(),
+                **{key: result[key] for key in (*ATTACKS, "wer_rise", "rtf")},
+                "eer_original": result["eer_original"],
+                "wer_original": result["wer_original"],
+                "wer_anonymized": result["wer_anonymized"],
+                "linkability": result["legal"]["lazy_informed"]["linkability"],
+                "singling_out": result["legal"]["lazy_informed"]["singling_out"],
+                "meets_targets": meets_targets(result),
+            }
+        )
+    for point in measured:
+        point["on_frontier"] = not any(dominates(other, point) for other in measured)
+    first = measured[0] if measured else {}
+    return {
+        "n_utterances": len(entries),
+        "asr_model": asr_model,
+        "splits": splits,
+        "seed": seed,
+        "eer_original": first.get("eer_original"),
+        "wer_original": first.get("wer_original"),
+        "targets": TARGETS,
+        "points": measured,
+    }
+
+
+def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """``a`` hides voices at least as well from every attacker, for no more WER, and is
+    strictly better somewhere."""
+    keys = (*ATTACKS, "wer_rise")
+    if any(a[key] is None or b[key] is None for key in keys):
+        return False
+    no_worse = all(a[k] >= b[k] for k in ATTACKS) and a["wer_rise"] <= b["wer_rise"]
+    better = any(a[k] > b[k] for k in ATTACKS) or a["wer_rise"] < b["wer_rise"]
+    return no_worse and better
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{len(result['points'])} points on {result['n_utterances']} clips; originals: EER "
+        f"{percent(result['eer_original'])}, WER {percent(result['wer_original'])} "
+        f"({result['asr_model']})",
+        f"{'point':<50} {'ignorant':>9} {'lazy':>8} {'semi':>8} {'WER rise':>9}",
+    ]
+    for point in result["points"]:
+        mark = "*" if point["on_frontier"] else " "
+        lines.append(
+            f"{mark}{point['label']:<49} {percent(point['eer_ignorant']):>9} "
+            f"{percent(point['eer_lazy_informed']):>8} {percent(point['eer_semi_informed']):>8} "
+            f"{percent(point['wer_rise']):>9}"
+        )
+    lines.append("* on the frontier: no other point is as private for as little WER")
+    return lines

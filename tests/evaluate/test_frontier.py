@@ -1,0 +1,54 @@
+"""The frontier: which strengths of which method are worth choosing at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from earmuff.config.policy import AnonymizationPolicy
+from earmuff.evaluate.frontier import GRID, dominates, label, summary_lines
+
+
+def point(ignorant: float, lazy: float, semi: float, rise: float) -> dict[str, Any]:
+    return {
+        "eer_ignorant": ignorant,
+        "eer_lazy_informed": lazy,
+        "eer_semi_informed": semi,
+        "wer_rise": rise,
+    }
+
+
+def test_a_point_dominates_one_it_beats_somewhere_and_trails_nowhere() -> None:
+    assert dominates(point(0.4, 0.4, 0.3, 0.05), point(0.4, 0.35, 0.3, 0.05))
+    assert dominates(point(0.4, 0.4, 0.3, 0.04), point(0.4, 0.4, 0.3, 0.05))
+    assert not dominates(point(0.4, 0.4, 0.3, 0.05), point(0.4, 0.4, 0.3, 0.05)), "a tie"
+    assert not dominates(point(0.5, 0.5, 0.5, 0.2), point(0.3, 0.3, 0.3, 0.05)), "a trade-off"
+    assert not dominates(point(0.5, 0.5, 0.5, 0.0), {**point(0.3, 0.3, 0.3, 0.1), "wer_rise": None})
+
+
+def test_labels_name_only_the_settings_the_method_uses() -> None:
+    assert label(AnonymizationPolicy(method="mcadams", alpha_low=0.7)) == "mcadams (alpha 0.7-0.9)"
+    assert label(AnonymizationPolicy(method="eq-shift")) == "eq-shift (shift 1.1-1.25)"
+    both = AnonymizationPolicy(method="eq-shift+mcadams")
+    assert label(both) == "eq-shift+mcadams (shift 1.1-1.25, alpha 0.5-0.9)"
+
+
+def test_the_grid_covers_every_method_at_several_strengths() -> None:
+    methods = [rules.method for rules in GRID]
+    assert {"mcadams", "eq-shift", "eq-shift+mcadams"} == set(methods)
+    assert all(methods.count(m) >= 2 for m in set(methods))
+    assert len({label(rules) for rules in GRID}) == len(GRID)
+
+
+def test_the_summary_stars_the_frontier() -> None:
+    result = {
+        "n_utterances": 4,
+        "asr_model": "tiny.en",
+        "eer_original": 0.07,
+        "wer_original": 0.18,
+        "points": [
+            {"label": "a", **point(0.4, 0.4, 0.3, 0.05), "on_frontier": True},
+            {"label": "b", **point(0.3, 0.3, 0.2, 0.05), "on_frontier": False},
+        ],
+    }
+    lines = summary_lines(result)
+    assert lines[2].startswith("*a") and lines[3].startswith(" b")
