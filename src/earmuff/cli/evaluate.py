@@ -51,7 +51,9 @@ DEFAULT_MODEL = DEFAULTS.asr.model
 class AnonymizationMethod(StrEnum):
     MCADAMS = "mcadams"
     EQ_SHIFT = "eq-shift"
+    FORMANT_WARP = "formant-warp"
     EQ_SHIFT_MCADAMS = "eq-shift+mcadams"
+    EQ_SHIFT_FORMANT_WARP = "eq-shift+formant-warp"
 
 
 class AsrModel(StrEnum):
@@ -197,12 +199,24 @@ def anonymization(
     shift_high: Annotated[
         float, typer.Option(min=1.0, max=2.0, help="Largest eq-shift factor drawn")
     ] = DEFAULTS.anonymization.shift_high,
+    colour_db: Annotated[
+        float, typer.Option(min=0.0, max=15.0, help="eq-shift's random colouring, dB")
+    ] = DEFAULTS.anonymization.colour_db,
+    warp_low: Annotated[
+        float, typer.Option(min=0.0, max=0.49, help="Smallest formant warp drawn")
+    ] = DEFAULTS.anonymization.warp_low,
+    warp_high: Annotated[
+        float, typer.Option(min=0.0, max=0.49, help="Largest formant warp drawn")
+    ] = DEFAULTS.anonymization.warp_high,
     asr_model: Annotated[
         AsrModel, typer.Option(help="Whisper model for the WER before and after")
     ] = AsrModel.TINY_EN,
     splits: Annotated[
         int, typer.Option(min=1, help="Random speaker splits for the semi-informed attacker")
     ] = 5,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Fixes each clip's draws and the attacker's splits")
+    ] = 0,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
     from earmuff.config.policy import AnonymizationPolicy
@@ -213,6 +227,8 @@ def anonymization(
         raise typer.BadParameter("must not exceed --alpha-high", param_hint="--alpha-low")
     if shift_low > shift_high:
         raise typer.BadParameter("must not exceed --shift-high", param_hint="--shift-low")
+    if warp_low > warp_high:
+        raise typer.BadParameter("must not exceed --warp-high", param_hint="--warp-low")
     base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
     anonymizer = anonymizer_for(
         AnonymizationPolicy(
@@ -221,18 +237,30 @@ def anonymization(
             alpha_high=alpha_high,
             shift_low=shift_low,
             shift_high=shift_high,
+            colour_db=colour_db,
+            warp_low=warp_low,
+            warp_high=warp_high,
         )
     )
     with _progress(len(entries), "anonymization") as advance, _audio_errors():
         result = task.evaluate_anonymization(
-            entries, anonymizer, asr_model=asr_model.value, splits=splits, progress=advance
+            entries,
+            anonymizer,
+            asr_model=asr_model.value,
+            splits=splits,
+            seed=seed,
+            progress=advance,
         )
     options = {
+        "seed": seed,
         "method": method.value,
         "alpha_low": alpha_low,
         "alpha_high": alpha_high,
         "shift_low": shift_low,
         "shift_high": shift_high,
+        "colour_db": colour_db,
+        "warp_low": warp_low,
+        "warp_high": warp_high,
         "asr_model": asr_model.value,
         "splits": splits,
         "filter": pattern,

@@ -25,17 +25,35 @@ from earmuff.evaluate.report import Progress, percent
 ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 GRID: tuple[AnonymizationPolicy, ...] = (
-    AnonymizationPolicy(method="mcadams", alpha_low=0.8, alpha_high=0.95),
     AnonymizationPolicy(method="mcadams", alpha_low=0.7, alpha_high=0.9),
     AnonymizationPolicy(method="mcadams", alpha_low=0.5, alpha_high=0.9),
     AnonymizationPolicy(method="eq-shift", shift_low=1.05, shift_high=1.15),
     AnonymizationPolicy(method="eq-shift", shift_low=1.1, shift_high=1.25),
     AnonymizationPolicy(method="eq-shift", shift_low=1.15, shift_high=1.35),
+    AnonymizationPolicy(method="formant-warp", warp_low=0.05, warp_high=0.12),
     AnonymizationPolicy(
         method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.8, alpha_high=0.95
     ),
     AnonymizationPolicy(
         method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.7, alpha_high=0.9
+    ),
+    AnonymizationPolicy(
+        method="eq-shift+formant-warp", shift_low=1.05, shift_high=1.2, warp_low=0.05, warp_high=0.1
+    ),
+    AnonymizationPolicy(
+        method="eq-shift+formant-warp",
+        shift_low=1.05,
+        shift_high=1.2,
+        colour_db=8.0,
+        warp_low=0.05,
+        warp_high=0.1,
+    ),
+    AnonymizationPolicy(
+        method="eq-shift+formant-warp",
+        shift_low=1.1,
+        shift_high=1.25,
+        warp_low=0.05,
+        warp_high=0.12,
     ),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
@@ -43,10 +61,14 @@ GRID: tuple[AnonymizationPolicy, ...] = (
 
 def label(rules: AnonymizationPolicy) -> str:
     """A point's name: the method and only the settings it uses."""
-    shift = f"shift {rules.shift_low:g}-{rules.shift_high:g}"
-    alpha = f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}"
-    settings = {"mcadams": alpha, "eq-shift": shift}.get(rules.method, f"{shift}, {alpha}")
-    return f"{rules.method} ({settings})"
+    colour = f", colour {rules.colour_db:g} dB" if rules.colour_db else ""
+    settings = {
+        "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
+        "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}",
+        "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}",
+    }
+    used = ", ".join(settings[step] for step in rules.method.split("+"))
+    return f"{rules.method} ({used})"
 
 
 def evaluate_frontier(
@@ -115,12 +137,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{len(result['points'])} points on {result['n_utterances']} clips; originals: EER "
         f"{percent(result['eer_original'])}, WER {percent(result['wer_original'])} "
         f"({result['asr_model']})",
-        f"{'point':<50} {'ignorant':>9} {'lazy':>8} {'semi':>8} {'WER rise':>9}",
+        f"{'point':<70} {'ignorant':>9} {'lazy':>8} {'semi':>8} {'WER rise':>9}",
     ]
     for point in result["points"]:
         mark = "*" if point["on_frontier"] else " "
         lines.append(
-            f"{mark}{point['label']:<49} {percent(point['eer_ignorant']):>9} "
+            f"{mark}{point['label']:<69} {percent(point['eer_ignorant']):>9} "
             f"{percent(point['eer_lazy_informed']):>8} {percent(point['eer_semi_informed']):>8} "
             f"{percent(point['wer_rise']):>9}"
         )

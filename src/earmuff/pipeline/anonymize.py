@@ -15,6 +15,7 @@ from earmuff.audio import encode_wav
 from earmuff.audio.anonymize import (
     Anonymizer,
     ChainAnonymizer,
+    FormantWarpAnonymizer,
     McAdamsAnonymizer,
     ShiftAnonymizer,
 )
@@ -29,12 +30,15 @@ REVIEW_AUDIO = "review.wav"
 def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
     """The anonymizer the policy names: the pipeline and ``earmuff eval`` build it here."""
     mcadams = McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
-    shift = ShiftAnonymizer(rules.shift_low, rules.shift_high)
-    if rules.method == "mcadams":
-        return mcadams
-    if rules.method == "eq-shift":
-        return shift
-    return ChainAnonymizer((shift, mcadams))
+    shift = ShiftAnonymizer(rules.shift_low, rules.shift_high, colour_db=rules.colour_db)
+    warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high)
+    steps: dict[str, McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer] = {
+        "mcadams": mcadams,
+        "eq-shift": shift,
+        "formant-warp": warp,
+    }
+    chain = [steps[name] for name in rules.method.split("+")]
+    return chain[0] if len(chain) == 1 else ChainAnonymizer(tuple(chain))
 
 
 class AnonymizeStage:
