@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from earmuff.config.policy import AnonymizationPolicy
-from earmuff.evaluate.frontier import GRID, dominates, label, summary_lines
+from earmuff.evaluate.frontier import GRID, dominates, label, point, summary_lines
 
 
-def point(ignorant: float, lazy: float, semi: float, rise: float) -> dict[str, Any]:
+def measured(ignorant: float, lazy: float, semi: float, rise: float) -> dict[str, Any]:
     return {
         "eer_ignorant": ignorant,
         "eer_lazy_informed": lazy,
@@ -18,20 +18,28 @@ def point(ignorant: float, lazy: float, semi: float, rise: float) -> dict[str, A
 
 
 def test_a_point_dominates_one_it_beats_somewhere_and_trails_nowhere() -> None:
-    assert dominates(point(0.4, 0.4, 0.3, 0.05), point(0.4, 0.35, 0.3, 0.05))
-    assert dominates(point(0.4, 0.4, 0.3, 0.04), point(0.4, 0.4, 0.3, 0.05))
-    assert not dominates(point(0.4, 0.4, 0.3, 0.05), point(0.4, 0.4, 0.3, 0.05)), "a tie"
-    assert not dominates(point(0.5, 0.5, 0.5, 0.2), point(0.3, 0.3, 0.3, 0.05)), "a trade-off"
-    assert not dominates(point(0.5, 0.5, 0.5, 0.0), {**point(0.3, 0.3, 0.3, 0.1), "wer_rise": None})
+    assert dominates(measured(0.4, 0.4, 0.3, 0.05), measured(0.4, 0.35, 0.3, 0.05))
+    assert dominates(measured(0.4, 0.4, 0.3, 0.04), measured(0.4, 0.4, 0.3, 0.05))
+    assert not dominates(measured(0.4, 0.4, 0.3, 0.05), measured(0.4, 0.4, 0.3, 0.05)), "a tie"
+    assert not dominates(measured(0.5, 0.5, 0.5, 0.2), measured(0.3, 0.3, 0.3, 0.05)), "a trade-off"
+    assert not dominates(
+        measured(0.5, 0.5, 0.5, 0.0), {**measured(0.3, 0.3, 0.3, 0.1), "wer_rise": None}
+    )
 
 
 def test_labels_name_only_the_settings_the_method_uses() -> None:
-    assert label(AnonymizationPolicy(method="mcadams", alpha_low=0.7)) == "mcadams (alpha 0.7-0.9)"
-    assert label(AnonymizationPolicy(method="eq-shift")) == "eq-shift (shift 1.1-1.25)"
-    both = AnonymizationPolicy(method="eq-shift+mcadams")
+    assert label(point("mcadams", alpha_low=0.7, alpha_high=0.9)) == "mcadams (alpha 0.7-0.9)"
+    shift = point("eq-shift", shift_low=1.1, shift_high=1.25)
+    assert label(shift) == "eq-shift (shift 1.1-1.25)"
+    both = point("eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.5)
     assert label(both) == "eq-shift+mcadams (shift 1.1-1.25, alpha 0.5-0.9)"
-    warped = AnonymizationPolicy(method="eq-shift+formant-warp", colour_db=8)
+    warped = point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, colour_db=8)
     assert label(warped) == "eq-shift+formant-warp (shift 1.1-1.25, colour 8 dB, warp 0.05-0.1)"
+
+
+def test_grid_points_do_not_follow_the_policy_defaults() -> None:
+    assert point("eq-shift").colour_db == 0.0, "colouring is off unless a point asks for it"
+    assert AnonymizationPolicy() in GRID, "the default is one of the measured points"
 
 
 def test_the_grid_covers_every_method_at_several_strengths() -> None:
@@ -49,8 +57,8 @@ def test_the_summary_stars_the_frontier() -> None:
         "eer_original": 0.07,
         "wer_original": 0.18,
         "points": [
-            {"label": "a", **point(0.4, 0.4, 0.3, 0.05), "on_frontier": True},
-            {"label": "b", **point(0.3, 0.3, 0.2, 0.05), "on_frontier": False},
+            {"label": "a", **measured(0.4, 0.4, 0.3, 0.05), "on_frontier": True},
+            {"label": "b", **measured(0.3, 0.3, 0.2, 0.05), "on_frontier": False},
         ],
     }
     lines = summary_lines(result)

@@ -24,37 +24,32 @@ from earmuff.evaluate.report import Progress, percent
 
 ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
+
+def point(method: str, **settings: float) -> AnonymizationPolicy:
+    """A grid point that names every setting its method uses and leaves colouring off
+    unless asked, so the grid measures the same points whatever the policy's defaults."""
+    return AnonymizationPolicy.model_validate({"method": method, "colour_db": 0.0, **settings})
+
+
 GRID: tuple[AnonymizationPolicy, ...] = (
-    AnonymizationPolicy(method="mcadams", alpha_low=0.7, alpha_high=0.9),
-    AnonymizationPolicy(method="mcadams", alpha_low=0.5, alpha_high=0.9),
-    AnonymizationPolicy(method="eq-shift", shift_low=1.05, shift_high=1.15),
-    AnonymizationPolicy(method="eq-shift", shift_low=1.1, shift_high=1.25),
-    AnonymizationPolicy(method="eq-shift", shift_low=1.15, shift_high=1.35),
-    AnonymizationPolicy(method="formant-warp", warp_low=0.05, warp_high=0.12),
-    AnonymizationPolicy(
-        method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.8, alpha_high=0.95
-    ),
-    AnonymizationPolicy(
-        method="eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.7, alpha_high=0.9
-    ),
-    AnonymizationPolicy(
-        method="eq-shift+formant-warp", shift_low=1.05, shift_high=1.2, warp_low=0.05, warp_high=0.1
-    ),
-    AnonymizationPolicy(
-        method="eq-shift+formant-warp",
+    point("mcadams", alpha_low=0.7, alpha_high=0.9),
+    point("mcadams", alpha_low=0.5, alpha_high=0.9),
+    point("eq-shift", shift_low=1.05, shift_high=1.15),
+    point("eq-shift", shift_low=1.1, shift_high=1.25),
+    point("eq-shift", shift_low=1.15, shift_high=1.35),
+    point("formant-warp", warp_low=0.05, warp_high=0.12),
+    point("eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.8, alpha_high=0.95),
+    point("eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.7, alpha_high=0.9),
+    point("eq-shift+formant-warp", shift_low=1.05, shift_high=1.2, warp_low=0.05, warp_high=0.1),
+    point(
+        "eq-shift+formant-warp",
         shift_low=1.05,
         shift_high=1.2,
         colour_db=8.0,
         warp_low=0.05,
         warp_high=0.1,
     ),
-    AnonymizationPolicy(
-        method="eq-shift+formant-warp",
-        shift_low=1.1,
-        shift_high=1.25,
-        warp_low=0.05,
-        warp_high=0.12,
-    ),
+    point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, warp_low=0.05, warp_high=0.12),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
