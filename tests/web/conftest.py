@@ -54,10 +54,14 @@ def upload(
     audio: bytes | None,
     idempotency_key: str | None = None,
     filename: str = "clip.wav",
+    authorization: str | None = None,
 ) -> httpx.Response:
+    """POST an upload; ``authorization``, when given, is sent as the header verbatim."""
     headers = {}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
+    if authorization is not None:
+        headers["Authorization"] = authorization
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
     files: dict[str, Any] = {}

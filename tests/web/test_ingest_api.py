@@ -135,15 +135,7 @@ def test_healthz_and_openapi_describe_the_service(client: TestClient) -> None:
 def test_an_upload_without_bearer_credentials_is_refused(
     client: TestClient, store: Store, device: RegisteredDevice, authorization: str | None
 ) -> None:
-    headers = {} if authorization is None else {"Authorization": authorization}
-    response = client.post(
-        "/v1/recordings",
-        headers=headers,
-        files={
-            "metadata": (None, json.dumps(device.metadata()), "application/json"),
-            "audio": ("a.wav", wav(0.5), "audio/wav"),
-        },
-    )
+    response = upload(client, None, device.metadata(), wav(0.5), authorization=authorization)
     assert_error(response, 401, "unauthenticated")
     assert stored_state(store) == (0, 0, [])
 
@@ -151,14 +143,8 @@ def test_an_upload_without_bearer_credentials_is_refused(
 def test_the_bearer_scheme_is_read_case_insensitively(
     client: TestClient, device: RegisteredDevice
 ) -> None:
-    response = client.post(
-        "/v1/recordings",
-        headers={"Authorization": f"bearer {device.token}"},
-        files={
-            "metadata": (None, json.dumps(device.metadata()), "application/json"),
-            "audio": ("a.wav", wav(0.5), "audio/wav"),
-        },
-    )
+    lower = f"bearer {device.token}"
+    response = upload(client, None, device.metadata(), wav(0.5), authorization=lower)
     assert response.status_code == 201, response.text
 
 
