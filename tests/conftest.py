@@ -7,10 +7,12 @@ elsewhere it skips with a reason naming what is missing.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,9 @@ from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.models import Base
 from earmuff.web import create_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
@@ -36,6 +41,23 @@ def missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required under CI=true but is missing", pytrace=False)
     pytest.skip(f"{what} is missing")
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright (``EARMUFF_CHROMIUM`` names another build);
+    autoplay is allowed so that pages can play audio without a click."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    path = os.environ.get("EARMUFF_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        missing("Chromium (Debian package chromium; make setup installs it)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield browser
+        browser.close()
 
 
 @contextmanager

@@ -3,9 +3,7 @@ human review, see a past review by role, delete a recording for a receipt, sign 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -16,36 +14,16 @@ from earmuff.owner.login import issue_login_link
 from earmuff.store.models import Recording, ReviewItem
 from earmuff.web import create_app
 from earmuff.web.server import BackgroundServer
-from tests.conftest import missing
 from tests.owner.conftest import Home, World
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-def chromium_path() -> str:
-    path = os.environ.get("EARMUFF_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        missing("Chromium (Debian package chromium; make setup installs it)")
-    assert path is not None
-    return path
 
 
 @pytest.fixture
 def live(world: World) -> Iterator[str]:
     with BackgroundServer(create_app(store=world.store)) as url:
         yield url
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    path = chromium_path()
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def sign_in_link(world: World, home: Home, url: str) -> str:

@@ -3,8 +3,6 @@ audio, correct the transcript, flag an item, and fail to fetch someone else's au
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +15,8 @@ from earmuff.store.models import Annotation, ReviewItem
 from earmuff.store.review_items import ANNOTATION_TEXT, open_item_text
 from earmuff.web import create_app
 from earmuff.web.server import BackgroundServer
-from tests.conftest import missing
 from tests.workbench.items import queued_item
 from tests.workbench.staff import Person, add_person
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-def chromium_path() -> str:
-    path = os.environ.get("EARMUFF_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        missing("Chromium (Debian package chromium; make setup installs it)")
-    assert path is not None
-    return path
 
 
 @pytest.fixture
@@ -37,18 +24,6 @@ def live(tmp_path: Path) -> Iterator[tuple[Store, str]]:
     store = open_store(Settings.for_workspace(tmp_path / "ws", env={}))
     with BackgroundServer(create_app(store=store)) as url:
         yield store, url
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    path = chromium_path()
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=path,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield browser
-        browser.close()
 
 
 def sign_in(page: object, url: str, person: Person) -> None:
