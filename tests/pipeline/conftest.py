@@ -41,17 +41,20 @@ class Household:
             assert row is not None
             row.is_child_profile = True
 
-    def upload(self, locale: str = "en-US", audio: bytes | None = None) -> str:
-        self._count += 1
-        metadata = {
+    def metadata(self, locale: str = "en-US") -> dict[str, str]:
+        """What this household's device says about a recording, as it would upload it."""
+        return {
             "account_id": self.external_id,
             "first_name": "Jane",
             "device_serial": self.serial,
             "captured_at": "2026-11-20T10:00:00Z",
             "locale": locale,
             "wake_word": "alexa",
-            "device_recording_id": f"r{self._count}",
         }
+
+    def upload(self, locale: str = "en-US", audio: bytes | None = None) -> str:
+        self._count += 1
+        metadata = {**self.metadata(locale), "device_recording_id": f"r{self._count}"}
         ingestor = Ingestor(
             self.store.settings, self.store.db, self.store.blobs, self.store.keyring
         )

@@ -202,17 +202,6 @@ def spoken_request(corpus: Path) -> bytes:
     return join_recordings(corpus / "alexa/0.flac", corpus / "phone/phone_george_04_8495931.wav")
 
 
-def metadata(household: Household) -> dict[str, str]:
-    return {
-        "account_id": household.external_id,
-        "first_name": "Jane",
-        "device_serial": household.serial,
-        "captured_at": "2026-11-20T10:00:00Z",
-        "locale": "en-US",
-        "wake_word": "alexa",
-    }
-
-
 def queued(store: Store, queue: str) -> list[object]:
     """Take every message off ``queue``: the arguments of each task, in order."""
     taken = []
@@ -250,7 +239,7 @@ def test_a_recording_uploaded_through_the_api_reaches_its_review_item_on_a_worke
         worker_process(command, env, tmp_path / "worker.log"),
         TestClient(create_app(store=store, pipeline=BrokerPipeline(store))) as client,
     ):
-        response = upload(client, household.token, metadata(household), spoken_request(corpus))
+        response = upload(client, household.token, household.metadata(), spoken_request(corpus))
         assert response.status_code == 201
         recording_id = response.json()["recording_id"]
         eventually(
@@ -295,7 +284,7 @@ def test_a_recording_stored_while_the_broker_is_down_is_enqueued_when_the_server
     reachable = store.settings
     store.settings = dataclasses.replace(reachable, broker_url=UNREACHABLE[broker.name])
     with TestClient(create_app(store=store, pipeline=BrokerPipeline(store))) as client:
-        response = upload(client, household.token, metadata(household), wav(0.5, seed=1))
+        response = upload(client, household.token, household.metadata(), wav(0.5, seed=1))
     assert response.status_code == 201, "the upload is stored whatever the broker's state"
     recording_id = response.json()["recording_id"]
     assert f"recording {recording_id} is stored but the broker is unreachable" in caplog.text

@@ -32,14 +32,7 @@ class Marks:
 
 
 def uploads(client: TestClient, household: Household, count: int) -> list[str]:
-    metadata = {
-        "account_id": household.external_id,
-        "first_name": "Jane",
-        "device_serial": household.serial,
-        "captured_at": "2026-11-20T10:00:00Z",
-        "locale": "en-US",
-        "wake_word": "alexa",
-    }
+    metadata = household.metadata()
     return [
         upload(client, household.token, metadata, wav(0.3, seed=i)).json()["recording_id"]
         for i in range(count)
