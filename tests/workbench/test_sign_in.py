@@ -107,13 +107,18 @@ def test_a_wrong_code_is_refused_and_a_used_code_cannot_be_replayed(
     page = browser.get("/login/code")
     response = browser.post("/login/code", data={"code": wrong, "csrf_token": csrf_of(page.text)})
     assert response.status_code == 401
-    sign_in(browser, ana)
+    used = ana.code()
+    page = browser.get("/login/code")
+    response = browser.post(
+        "/login/code",
+        data={"code": used, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
     browser.cookies.clear()
     assert password_step(browser, ana.username, ana.password) == 303
     page = browser.get("/login/code")
-    replay = browser.post(
-        "/login/code", data={"code": ana.code(), "csrf_token": csrf_of(page.text)}
-    )
+    replay = browser.post("/login/code", data={"code": used, "csrf_token": csrf_of(page.text)})
     assert replay.status_code == 401
 
 
