@@ -19,7 +19,8 @@ from earmuff.audio.anonymize import (
     warp_formants,
     wsola_stretch,
 )
-from tests.audio_samples import tone
+from earmuff.audio.pitch import median_pitch
+from tests.audio_samples import tone, voice
 
 RATE = 16_000
 
@@ -143,11 +144,47 @@ def test_the_shift_anonymizer_always_moves_the_voice_by_its_range() -> None:
         assert 1.08 < ratio < 1.27
 
 
+def test_with_a_pivot_low_voices_always_go_up_and_high_voices_down() -> None:
+    anonymizer = ShiftAnonymizer(1.1, 1.25, colour_db=8.0, pivot_hz=160.0)
+    low, high = voice(110.0, 8_000), voice(220.0, 8_000)
+    for seed in range(6):
+        raised = median_pitch(anonymizer.anonymize(low, 8_000, np.random.default_rng(seed)), 8_000)
+        lowered = median_pitch(
+            anonymizer.anonymize(high, 8_000, np.random.default_rng(seed)), 8_000
+        )
+        assert raised is not None and 110.0 * 1.08 < raised < 110.0 * 1.27
+        assert lowered is not None and 220.0 / 1.27 < lowered < 220.0 / 1.08
+
+
+def test_without_a_pivot_a_coin_sends_one_voice_both_ways() -> None:
+    anonymizer = ShiftAnonymizer(1.1, 1.25)
+    low = voice(110.0, 8_000)
+    pitches = [
+        median_pitch(anonymizer.anonymize(low, 8_000, np.random.default_rng(seed)), 8_000)
+        for seed in range(8)
+    ]
+    assert any(p is not None and p > 110.0 for p in pitches)
+    assert any(p is not None and p < 110.0 for p in pitches)
+
+
+def test_a_clip_without_pitch_keeps_the_coin_under_a_pivot() -> None:
+    noise = (0.1 * np.random.default_rng(0).standard_normal(8_000)).astype(np.float32)
+    pivoted = ShiftAnonymizer(1.1, 1.25, pivot_hz=160.0)
+    coin = ShiftAnonymizer(1.1, 1.25)
+    for seed in range(3):
+        assert np.array_equal(
+            pivoted.anonymize(noise, 8_000, np.random.default_rng(seed)),
+            coin.anonymize(noise, 8_000, np.random.default_rng(seed)),
+        )
+
+
 def test_the_shift_anonymizer_refuses_a_range_that_does_not_shift() -> None:
     with pytest.raises(ValueError, match="shift_low"):
         ShiftAnonymizer(0.9, 1.1)
     with pytest.raises(ValueError, match="tilt"):
         ShiftAnonymizer(tilt_low_db=3.0, tilt_high_db=-3.0)
+    with pytest.raises(ValueError, match="pivot_hz"):
+        ShiftAnonymizer(pivot_hz=-1.0)
 
 
 def test_a_chain_applies_each_step_with_its_own_draw() -> None:

@@ -293,3 +293,11 @@ def test_a_policy_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b'version = "\xff\xfe"\n')
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy(path)
+
+
+@pytest.mark.parametrize("value", ["-1", "900", "nan", '"low"'])
+def test_the_anonymization_pitch_pivot_is_a_pitch_or_zero(tmp_path: Path, value: str) -> None:
+    with pytest.raises(PolicyError, match=r"policy anonymization\.pivot_hz: "):
+        load_policy(write_policy(tmp_path, f"[anonymization]\npivot_hz = {value}\n"))
+    read = load_policy(write_policy(tmp_path, "[anonymization]\npivot_hz = 0\n"))
+    assert read.anonymization.pivot_hz == 0.0

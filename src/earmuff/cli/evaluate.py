@@ -208,6 +208,12 @@ def anonymization(
     warp_high: Annotated[
         float, typer.Option(min=0.0, max=0.49, help="Largest formant warp drawn")
     ] = DEFAULTS.anonymization.warp_high,
+    pivot_hz: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=400.0, help="eq-shift moves voices below this pitch up (0: a coin)"
+        ),
+    ] = DEFAULTS.anonymization.pivot_hz,
     asr_model: Annotated[
         AsrModel, typer.Option(help="Whisper model for the WER before and after")
     ] = AsrModel.TINY_EN,
@@ -240,6 +246,7 @@ def anonymization(
             colour_db=colour_db,
             warp_low=warp_low,
             warp_high=warp_high,
+            pivot_hz=pivot_hz,
         )
     )
     with _progress(len(entries), "anonymization") as advance, _audio_errors():
@@ -261,6 +268,7 @@ def anonymization(
         "colour_db": colour_db,
         "warp_low": warp_low,
         "warp_high": warp_high,
+        "pivot_hz": pivot_hz,
         "asr_model": asr_model.value,
         "splits": splits,
         "filter": pattern,

@@ -116,6 +116,9 @@ class AnonymizationPolicy(_Rules):
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
     warp_low: float = Field(default=0.05, ge=0.0, lt=0.5, allow_inf_nan=False)
     warp_high: float = Field(default=0.1, ge=0.0, lt=0.5, allow_inf_nan=False)
+    pivot_hz: float = Field(default=0.0, ge=0.0, le=400.0, allow_inf_nan=False)
+    """``eq-shift``'s direction: 0 tosses a coin per item; a pitch in Hz sends voices
+    below it up and voices above it down, towards the middle of the population."""
 
 
 class WorkbenchPolicy(_Rules):

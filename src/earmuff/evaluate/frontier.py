@@ -26,9 +26,12 @@ ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 
 def point(method: str, **settings: float) -> AnonymizationPolicy:
-    """A grid point that names every setting its method uses and leaves colouring off
-    unless asked, so the grid measures the same points whatever the policy's defaults."""
-    return AnonymizationPolicy.model_validate({"method": method, "colour_db": 0.0, **settings})
+    """A grid point that names every setting its method uses and leaves colouring and the
+    pitch pivot off unless asked, so the grid measures the same points whatever the
+    policy's defaults."""
+    return AnonymizationPolicy.model_validate(
+        {"method": method, "colour_db": 0.0, "pivot_hz": 0.0, **settings}
+    )
 
 
 GRID: tuple[AnonymizationPolicy, ...] = (
@@ -57,9 +60,10 @@ GRID: tuple[AnonymizationPolicy, ...] = (
 def label(rules: AnonymizationPolicy) -> str:
     """A point's name: the method and only the settings it uses."""
     colour = f", colour {rules.colour_db:g} dB" if rules.colour_db else ""
+    pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
-        "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}",
+        "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}{pivot}",
         "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}",
     }
     used = ", ".join(settings[step] for step in rules.method.split("+"))

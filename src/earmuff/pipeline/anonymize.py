@@ -30,7 +30,9 @@ REVIEW_AUDIO = "review.wav"
 def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
     """The anonymizer the policy names: the pipeline and ``earmuff eval`` build it here."""
     mcadams = McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
-    shift = ShiftAnonymizer(rules.shift_low, rules.shift_high, colour_db=rules.colour_db)
+    shift = ShiftAnonymizer(
+        rules.shift_low, rules.shift_high, colour_db=rules.colour_db, pivot_hz=rules.pivot_hz
+    )
     warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high)
     steps: dict[str, McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer] = {
         "mcadams": mcadams,
