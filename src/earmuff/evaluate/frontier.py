@@ -53,6 +53,25 @@ GRID: tuple[AnonymizationPolicy, ...] = (
         warp_high=0.1,
     ),
     point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, warp_low=0.05, warp_high=0.12),
+    point("eq-shift", shift_low=1.1, shift_high=1.3, colour_db=8.0, pivot_hz=160.0),
+    point(
+        "eq-shift+formant-warp",
+        shift_low=1.1,
+        shift_high=1.3,
+        colour_db=8.0,
+        pivot_hz=160.0,
+        warp_low=0.05,
+        warp_high=0.1,
+    ),
+    point(
+        "eq-shift+formant-warp",
+        shift_low=1.1,
+        shift_high=1.25,
+        colour_db=8.0,
+        pivot_hz=160.0,
+        warp_low=0.07,
+        warp_high=0.12,
+    ),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
