@@ -9,7 +9,9 @@ import pytest
 
 from earmuff.audio import decode_audio
 from earmuff.config import IngestLimits
-from earmuff.speech.asr import TimedWord, Transcriber, Transcription
+from earmuff.evaluate.manifest import load_audio, read_manifest
+from earmuff.speech.asr import TimedWord, Transcriber, Transcription, to_16k
+from earmuff.speech.integrity import package_folder
 from earmuff.speech.text import edit_distance
 from earmuff.speech.wake import OpenWakeWordDetector, WakeScore, WakeVerifier
 
@@ -89,6 +91,37 @@ def test_real_wake_words_score_high_and_coffee_orders_low(corpus: Path) -> None:
     assert detector.score(order.samples, order.sample_rate, "alexa").score < 0.1
     again = detector.score(wake.samples, wake.sample_rate, "alexa").score
     assert again == detector.score(wake.samples, wake.sample_rate, "alexa").score
+
+
+def test_scores_equal_the_librarys_own_padded_streaming(corpus: Path) -> None:
+    """The detector restores the state silence leaves instead of streaming two seconds
+    of it before every clip: the scores must be openWakeWord's, clip for clip."""
+    from openwakeword.model import Model
+
+    detector = OpenWakeWordDetector()
+    folder = package_folder("openwakeword", "resources", "models")
+    reference = Model(
+        wakeword_models=[str(folder / "alexa_v0.1.onnx")],
+        inference_framework="onnx",
+        melspec_model_path=str(folder / "melspectrogram.onnx"),
+        embedding_model_path=str(folder / "embedding_model.onnx"),
+    )
+    every = read_manifest(corpus / "manifests" / "wake.jsonl", corpus)
+    wakes = [entry for entry in every if entry.label == "wake"][:6]
+    others = [entry for entry in every if entry.label == "other"][:6]
+    entries = [entry for pair in zip(wakes, others, strict=True) for entry in pair]
+    reference.predict_clip(np.zeros(16_000, dtype=np.int16), padding=2)
+    scores = []
+    for entry in entries:
+        samples, rate = load_audio(entry.path)
+        head = samples[: 3 * rate]
+        pcm = np.clip(to_16k(head, rate) * 32767, -32768, 32767)
+        reference.reset()
+        frames = reference.predict_clip(pcm.astype(np.int16), padding=2)
+        expected = max(float(frame["alexa_v0.1"]) for frame in frames)
+        scores.append(detector.score(head, rate, "alexa").score)
+        assert scores[-1] == pytest.approx(expected, abs=1e-4), entry.audio_filepath
+    assert any(0.1 < score < 0.9 for score in scores), "a clip between the thresholds"
 
 
 def test_whisper_gives_words_with_times_on_telephone_speech(corpus: Path) -> None:

@@ -13,9 +13,10 @@ Two independent checks, behind one small interface so either can be swapped:
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +28,14 @@ OPENWAKEWORD_FILES = {
     "melspectrogram.onnx": "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
     "embedding_model.onnx": "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f",
 }
+SILENCE_LEAD = 4
+"""Seconds of silence the feature state is taken after: more than the ~2 s a frame's
+score reaches back (16 embeddings of 80 ms, each over 76 spectrogram frames of 10 ms)."""
+
+SILENCE_TAIL = 2
+RAW_CONTEXT = 16_000
+"""Samples of raw audio openWakeWord keeps; it reads at most 1,280 + 480 of them."""
+
 OPENWAKEWORD_MODELS = {
     "alexa": (
         "alexa_v0.1.onnx",
@@ -116,6 +125,12 @@ class OpenWakeWordDetector:
             melspec_model_path=str(features["melspectrogram.onnx"]),
             embedding_model_path=str(features["embedding_model.onnx"]),
         )
+        features_state = self._model.preprocessor
+        # openWakeWord 0.5.1 reads only the last 80 ms chunk and 30 ms before it from
+        # its raw-audio buffer, but copies the whole buffer (10 s) into a list per chunk
+        features_state.raw_data_buffer = deque(maxlen=RAW_CONTEXT)
+        self._model.predict_clip(np.zeros(SILENCE_LEAD * 16_000, dtype=np.int16), padding=0)
+        self._silence = _FeatureState.of(features_state)
         self._lock = threading.Lock()
 
     def supports(self, wake_word: str) -> bool:
@@ -124,16 +139,51 @@ class OpenWakeWordDetector:
     def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore:
         """The highest frame score over the clip.
 
-        Two seconds of silence lead the clip, flushing what the streaming feature
-        buffers held from the previous clip, so every clip is scored alike.
+        Every clip starts from the feature buffers as they stand after seconds of
+        silence (restored, not recomputed), so it is scored as if silence led it, and
+        whatever the previous clip left behind is gone. Two seconds of silence follow
+        it, so a wake word at its very end still fills the classifier's window.
         """
         label = self._labels[wake_word.lower()]
         pcm = np.clip(to_16k(samples, sample_rate) * 32767, -32768, 32767).astype(np.int16)
+        tail = np.zeros(SILENCE_TAIL * 16_000, dtype=np.int16)
         with self._lock:
+            self._silence.restore(self._model.preprocessor)
             self._model.reset()
-            frames = self._model.predict_clip(pcm, padding=2)
+            frames = self._model.predict_clip(np.concatenate([pcm, tail]), padding=0)
         best = max((float(frame[label]) for frame in frames), default=0.0)
         return WakeScore(self.name, best)
+
+
+@dataclass(frozen=True)
+class _FeatureState:
+    """openWakeWord's streaming feature buffers at one moment, to return to."""
+
+    raw: tuple[int, ...]
+    melspectrogram: np.ndarray
+    features: np.ndarray
+    accumulated: int
+    remainder: np.ndarray
+
+    @classmethod
+    def of(cls, preprocessor: Any) -> _FeatureState:
+        return cls(
+            tuple(preprocessor.raw_data_buffer),
+            preprocessor.melspectrogram_buffer.copy(),
+            preprocessor.feature_buffer.copy(),
+            preprocessor.accumulated_samples,
+            preprocessor.raw_data_remainder.copy(),
+        )
+
+    def restore(self, preprocessor: Any) -> None:
+        """The library replaces these arrays rather than writing into them, so they can
+        be handed over as they are; only the deque is filled in place."""
+        preprocessor.raw_data_buffer.clear()
+        preprocessor.raw_data_buffer.extend(self.raw)
+        preprocessor.melspectrogram_buffer = self.melspectrogram
+        preprocessor.feature_buffer = self.features
+        preprocessor.accumulated_samples = self.accumulated
+        preprocessor.raw_data_remainder = self.remainder
 
 
 class TranscriptWakeCheck:
