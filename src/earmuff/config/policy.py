@@ -106,7 +106,7 @@ class AnonymizationPolicy(_Rules):
     formant warp. Drawn twice (seeds 0 and 1) it gave EERs of 33.4 / 32.8 / 29.1 % and
     34.6 / 32.2 / 27.9 % for 8.6 and 9.6 points of tiny.en's WER: the ignorant attacker,
     a listener who knows the real voice, is held off far better than by the earlier
-    coin-tossed default (28.7 %) for less WER, at the cost of 2-3 points against the
+    coin-tossed default (28.7 %) for less WER, at the cost of 1-2 points against the
     informed attackers, who know the method and exploit that a speaker's clips now all
     move the same way. See the README's voice anonymization section."""
 
