@@ -33,6 +33,9 @@ SILENCE_LEAD = 4
 score reaches back (16 embeddings of 80 ms, each over 76 spectrogram frames of 10 ms)."""
 
 SILENCE_TAIL = 2
+"""Seconds of silence after each clip, so a wake word the clip cuts off still fills the
+classifier's window (tested: cut 0.1 s early, it scores 0.72 without)."""
+
 RAW_CONTEXT = 16_000
 """Samples of raw audio openWakeWord keeps; it reads at most 1,280 + 480 of them."""
 
@@ -125,12 +128,12 @@ class OpenWakeWordDetector:
             melspec_model_path=str(features["melspectrogram.onnx"]),
             embedding_model_path=str(features["embedding_model.onnx"]),
         )
-        features_state = self._model.preprocessor
+        preprocessor = self._model.preprocessor
         # openWakeWord 0.5.1 reads only the last 80 ms chunk and 30 ms before it from
         # its raw-audio buffer, but copies the whole buffer (10 s) into a list per chunk
-        features_state.raw_data_buffer = deque(maxlen=RAW_CONTEXT)
+        preprocessor.raw_data_buffer = deque(maxlen=RAW_CONTEXT)
         self._model.predict_clip(np.zeros(SILENCE_LEAD * 16_000, dtype=np.int16), padding=0)
-        self._silence = _FeatureState.of(features_state)
+        self._silence = _FeatureState.of(preprocessor)
         self._lock = threading.Lock()
 
     def supports(self, wake_word: str) -> bool:
