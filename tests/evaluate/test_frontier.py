@@ -34,7 +34,7 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
     both = point("eq-shift+mcadams", shift_low=1.1, shift_high=1.25, alpha_low=0.5)
     assert label(both) == "eq-shift+mcadams (shift 1.1-1.25, alpha 0.5-0.9)"
     warped = point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, colour_db=8)
-    assert label(warped) == "eq-shift+formant-warp (shift 1.1-1.25, colour 8 dB, warp 0.05-0.1)"
+    assert label(warped) == "eq-shift+formant-warp (shift 1.1-1.25, colour 8 dB, warp 0.03-0.12)"
     pivoted = point("eq-shift", shift_low=1.1, shift_high=1.3, pivot_hz=160)
     assert label(pivoted) == "eq-shift (shift 1.1-1.3, pivot 160 Hz)"
 

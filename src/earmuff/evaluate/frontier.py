@@ -66,6 +66,15 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     point(
         "eq-shift+formant-warp",
         shift_low=1.1,
+        shift_high=1.3,
+        colour_db=8.0,
+        pivot_hz=160.0,
+        warp_low=0.03,
+        warp_high=0.12,
+    ),
+    point(
+        "eq-shift+formant-warp",
+        shift_low=1.1,
         shift_high=1.25,
         colour_db=8.0,
         pivot_hz=160.0,
