@@ -34,6 +34,20 @@ def point(method: str, **settings: float) -> AnonymizationPolicy:
     )
 
 
+def pivoted(shift_high: float, warp_low: float, warp_high: float) -> AnonymizationPolicy:
+    """The default's family: eq-shift from 1.1 with 8 dB of colour and the 160 Hz pitch
+    pivot, then the formant warp; its points differ only in these three strengths."""
+    return point(
+        "eq-shift+formant-warp",
+        shift_low=1.1,
+        shift_high=shift_high,
+        colour_db=8.0,
+        pivot_hz=160.0,
+        warp_low=warp_low,
+        warp_high=warp_high,
+    )
+
+
 GRID: tuple[AnonymizationPolicy, ...] = (
     point("mcadams", alpha_low=0.7, alpha_high=0.9),
     point("mcadams", alpha_low=0.5, alpha_high=0.9),
@@ -54,33 +68,9 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     ),
     point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, warp_low=0.05, warp_high=0.12),
     point("eq-shift", shift_low=1.1, shift_high=1.3, colour_db=8.0, pivot_hz=160.0),
-    point(
-        "eq-shift+formant-warp",
-        shift_low=1.1,
-        shift_high=1.3,
-        colour_db=8.0,
-        pivot_hz=160.0,
-        warp_low=0.05,
-        warp_high=0.1,
-    ),
-    point(
-        "eq-shift+formant-warp",
-        shift_low=1.1,
-        shift_high=1.3,
-        colour_db=8.0,
-        pivot_hz=160.0,
-        warp_low=0.03,
-        warp_high=0.12,
-    ),
-    point(
-        "eq-shift+formant-warp",
-        shift_low=1.1,
-        shift_high=1.25,
-        colour_db=8.0,
-        pivot_hz=160.0,
-        warp_low=0.07,
-        warp_high=0.12,
-    ),
+    pivoted(shift_high=1.3, warp_low=0.05, warp_high=0.1),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12),
+    pivoted(shift_high=1.25, warp_low=0.07, warp_high=0.12),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
