@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from scipy.signal import lfilter
@@ -113,6 +115,37 @@ def test_equalisation_gives_differently_coloured_clips_one_long_term_spectrum() 
     dull, bright = (equalise_spectrum(x, RATE, max_gain_db=40.0) for x in (dull, bright))
     after = np.abs(long_term_db(dull) - long_term_db(bright)).max()
     assert before > 20 and after < 0.5
+
+
+def bend_db(samples: np.ndarray, rate: int) -> float:
+    """How far a clip's long-term spectrum (250 Hz to 3.5 kHz, in 16 bands even in
+    octaves) strays from the straight line of a plain tilt: the colour's resonances."""
+    frames = samples[: len(samples) // 256 * 256].reshape(-1, 256) * np.hanning(256)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)
+    frequencies = np.fft.rfftfreq(256, 1.0 / rate)
+    edges = np.geomspace(250.0, 3_500.0, 17)
+    octaves = np.log2(np.sqrt(edges[:-1] * edges[1:]) / 250.0)
+    db = np.array(
+        [
+            10 * np.log10(power[(frequencies >= lo) & (frequencies < hi)].mean())
+            for lo, hi in pairwise(edges)
+        ]
+    )
+    line = np.polyval(np.polyfit(octaves, db, 1), octaves)
+    return float(np.sqrt(np.mean((db - line) ** 2)))
+
+
+def test_colour_bends_each_clips_spectrum_its_own_way() -> None:
+    noise = (0.3 * np.random.default_rng(3).standard_normal(4 * 8_000)).astype(np.float32)
+    plain = ShiftAnonymizer(1.0, 1.0)
+    coloured = ShiftAnonymizer(1.0, 1.0, colour_db=12.0, colour_bands=6)
+    straight = plain.anonymize(noise, 8_000, np.random.default_rng(0))
+    first, second = (coloured.anonymize(noise, 8_000, np.random.default_rng(s)) for s in (0, 1))
+    assert bend_db(straight, 8_000) < 0.5
+    assert bend_db(first, 8_000) > 2.0 and bend_db(second, 8_000) > 2.0
+    assert np.abs(long_term_db(first) - long_term_db(second)).max() > 3.0
+    with pytest.raises(ValueError, match="colour_bands"):
+        ShiftAnonymizer(colour_db=8.0, colour_bands=0)
 
 
 def test_equalisation_leaves_silence_alone() -> None:

@@ -154,6 +154,16 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
         assert result[key] is None or 0.0 <= result[key] <= 1.0 or key == "rtf"
     assert result["task"] == "anonymization" and result["n_utterances"] == 24
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
+    scores = result["scores"]
+    assert set(scores) == {"original", "ignorant", "lazy_informed", "semi_informed"}
+    for attack in ("original", "ignorant", "lazy_informed"):
+        assert len(scores[attack]["target"]) == result["n_target_trials"]
+        assert len(scores[attack]["nontarget"]) == result["n_nontarget_trials"]
+    done = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
+    assert done.exit_code == 0, done.output
+    page = (tmp_path / "r.html").read_text()
+    assert "Voice anonymization" in page
+    assert page.count("data:image/png;base64,") == 2, "EER bars and the attackers' DET curves"
 
 
 def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam_plus(
@@ -178,6 +188,10 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         "0.8",
         "--alpha-high",
         "0.9",
+        "--colour-db",
+        "10",
+        "--colour-bands",
+        "5",
         "--attacker",
         "campplus",
     )
@@ -188,6 +202,7 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
     assert anonymizer["name"] == "eq-shift+mcadams"
     shift, mcadams = anonymizer["steps"]
     assert (shift["shift_low"], shift["shift_high"]) == (1.1, 1.2)
+    assert (shift["colour_db"], shift["colour_bands"]) == (10.0, 5)
     assert (mcadams["alpha_low"], mcadams["alpha_high"]) == (0.8, 0.9)
     assert result["options"]["method"] == "eq-shift+mcadams"
 

@@ -35,6 +35,8 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
     assert label(both) == "eq-shift+mcadams (shift 1.1-1.25, alpha 0.5-0.9)"
     warped = point("eq-shift+formant-warp", shift_low=1.1, shift_high=1.25, colour_db=8)
     assert label(warped) == "eq-shift+formant-warp (shift 1.1-1.25, colour 8 dB, warp 0.03-0.12)"
+    banded = point("eq-shift", shift_low=1.1, shift_high=1.3, colour_db=12, colour_bands=6)
+    assert label(banded) == "eq-shift (shift 1.1-1.3, colour 12 dB in 6 bands)"
     pivoted = point("eq-shift", shift_low=1.1, shift_high=1.3, pivot_hz=160)
     assert label(pivoted) == "eq-shift (shift 1.1-1.3, pivot 160 Hz)"
 
@@ -42,6 +44,7 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
 def test_grid_points_do_not_follow_the_policy_defaults() -> None:
     assert point("eq-shift").colour_db == 0.0, "colouring is off unless a point asks for it"
     assert point("eq-shift").pivot_hz == 0.0, "so is the pitch pivot"
+    assert point("eq-shift", colour_db=8).colour_bands == 4, "colour asked for has four bands"
     assert AnonymizationPolicy() in GRID, "the default is one of the measured points"
 
 

@@ -145,11 +145,16 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     assert both.steps[1].alpha_high == 0.95
     warped = anonymizer_for(
         AnonymizationPolicy(
-            method="eq-shift+formant-warp", colour_db=6.0, warp_low=0.04, pivot_hz=150.0
+            method="eq-shift+formant-warp",
+            colour_db=6.0,
+            colour_bands=3,
+            warp_low=0.04,
+            pivot_hz=150.0,
         )
     )
     assert isinstance(warped, ChainAnonymizer) and warped.name == "eq-shift+formant-warp"
     shift_step, warp_step = warped.steps
     assert isinstance(shift_step, ShiftAnonymizer) and shift_step.colour_db == 6.0
+    assert shift_step.colour_bands == 3
     assert shift_step.pivot_hz == 150.0
     assert isinstance(warp_step, FormantWarpAnonymizer) and warp_step.beta_low == 0.04

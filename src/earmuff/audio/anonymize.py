@@ -201,6 +201,8 @@ class ShiftAnonymizer:
             raise ValueError("tilt_low_db must not exceed tilt_high_db")
         if self.pivot_hz < 0:
             raise ValueError("pivot_hz must be 0 (a coin) or a pitch in Hz")
+        if self.colour_bands < 1:
+            raise ValueError("colour_bands must be at least 1")
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
         tilt = float(rng.uniform(self.tilt_low_db, self.tilt_high_db))

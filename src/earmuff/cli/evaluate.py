@@ -216,6 +216,9 @@ def anonymization(
     colour_db: Annotated[
         float, typer.Option(min=0.0, max=15.0, help="eq-shift's random colouring, dB")
     ] = DEFAULTS.anonymization.colour_db,
+    colour_bands: Annotated[
+        int, typer.Option(min=1, max=16, help="How many random resonances the colour has")
+    ] = DEFAULTS.anonymization.colour_bands,
     warp_low: Annotated[
         float, typer.Option(min=0.0, max=0.49, help="Smallest formant warp drawn")
     ] = DEFAULTS.anonymization.warp_low,
@@ -259,6 +262,7 @@ def anonymization(
             shift_low=shift_low,
             shift_high=shift_high,
             colour_db=colour_db,
+            colour_bands=colour_bands,
             warp_low=warp_low,
             warp_high=warp_high,
             pivot_hz=pivot_hz,
@@ -282,6 +286,7 @@ def anonymization(
         "shift_low": shift_low,
         "shift_high": shift_high,
         "colour_db": colour_db,
+        "colour_bands": colour_bands,
         "warp_low": warp_low,
         "warp_high": warp_high,
         "pivot_hz": pivot_hz,

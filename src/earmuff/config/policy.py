@@ -92,9 +92,9 @@ class PiiPolicy(_Rules):
 class AnonymizationPolicy(_Rules):
     """``mcadams``: coefficient drawn per item from [alpha_low, alpha_high].
     ``eq-shift``: spectrum equalised (to a random tilt, and with ``colour_db`` above 0
-    random resonances of up to that many dB), then pitch and formants shifted by a
-    factor drawn per item from [shift_low, shift_high], up or down (by a coin, or by the
-    voice's own pitch against ``pivot_hz``).
+    ``colour_bands`` random resonances of up to that many dB), then pitch and formants
+    shifted by a factor drawn per item from [shift_low, shift_high], up or down (by a
+    coin, or by the voice's own pitch against ``pivot_hz``).
     ``formant-warp``: formants alone moved up or down by a bilinear warp whose size is
     drawn per item from [warp_low, warp_high].
     ``eq-shift+mcadams``, ``eq-shift+formant-warp``: the one, then the other, each with
@@ -119,6 +119,8 @@ class AnonymizationPolicy(_Rules):
     shift_low: float = Field(default=1.1, ge=1.0, le=2.0, allow_inf_nan=False)
     shift_high: float = Field(default=1.3, ge=1.0, le=2.0, allow_inf_nan=False)
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
+    colour_bands: int = Field(default=4, ge=1, le=16)
+    """How many random resonances ``colour_db`` spreads over the band."""
     warp_low: float = Field(default=0.03, ge=0.0, lt=0.5, allow_inf_nan=False)
     warp_high: float = Field(default=0.12, ge=0.0, lt=0.5, allow_inf_nan=False)
     pivot_hz: float = Field(default=160.0, ge=0.0, le=400.0, allow_inf_nan=False)

@@ -245,16 +245,25 @@ def trial_scores(enrollment: Matrix, trials: Matrix) -> Matrix:
     return unit_rows(enrollment) @ unit_rows(trials).T
 
 
-def attack_eer(enroll_from: Matrix, trials_from: Matrix, design: TrialDesign) -> float | None:
-    """The attacker's EER when it enrolls on ``enroll_from`` and hears ``trials_from``
-    (both per clip, in clip order); None when the design has no target or no impostor."""
+def attack_scores(
+    enroll_from: Matrix, trials_from: Matrix, design: TrialDesign
+) -> tuple[Vector, Vector] | None:
+    """The attacker's cosines for target and impostor trials when it enrolls on
+    ``enroll_from`` and hears ``trials_from`` (both per clip, in clip order); None when
+    the design has no target or no impostor."""
     if not design.speakers:
         return None
     scores = trial_scores(enroll(enroll_from, design), trials_from[list(design.trials)])
     mask = design.target_mask()
     if not mask.any() or mask.all():
         return None
-    return equal_error_rate(scores[mask], scores[~mask])
+    return scores[mask], scores[~mask]
+
+
+def attack_eer(enroll_from: Matrix, trials_from: Matrix, design: TrialDesign) -> float | None:
+    """The EER of :func:`attack_scores`; None where it has none."""
+    scores = attack_scores(enroll_from, trials_from, design)
+    return None if scores is None else equal_error_rate(*scores)
 
 
 def split_speakers(
@@ -278,7 +287,21 @@ def semi_informed_eers(
     splits: int = 5,
     seed: int = 0,
 ) -> list[float]:
-    """The semi-informed attacker, once per random split of the speakers.
+    """The semi-informed attacker's EER once per random split of the speakers."""
+    return [
+        equal_error_rate(*scores)
+        for scores in semi_informed_scores(anonymized, speakers, train_fraction, splits, seed)
+    ]
+
+
+def semi_informed_scores(
+    anonymized: Matrix,
+    speakers: Sequence[str],
+    train_fraction: float = 0.5,
+    splits: int = 5,
+    seed: int = 0,
+) -> list[tuple[Vector, Vector]]:
+    """The semi-informed attacker's target and impostor scores, once per random split.
 
     It fits an LDA (shrinkage covariance: a few dozen speakers against 256 dimensions)
     on anonymized clips of its training speakers, so that the directions anonymization
@@ -289,7 +312,7 @@ def semi_informed_eers(
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     design = design_trials(speakers)
-    eers = []
+    scored = []
     for split in range(splits):
         train = split_speakers(
             design, speakers, train_fraction, np.random.default_rng([seed, 1, split])
@@ -306,10 +329,10 @@ def semi_informed_eers(
             lda.fit(anonymized[train_clips], [speakers[i] for i in train_clips])
         projected = np.asarray(lda.transform(anonymized[test_clips]), dtype=np.float64)
         held_out = design_trials([speakers[i] for i in test_clips])
-        eer = attack_eer(projected, projected, held_out)
-        if eer is not None:
-            eers.append(eer)
-    return eers
+        scores = attack_scores(projected, projected, held_out)
+        if scores is not None:
+            scored.append(scores)
+    return scored
 
 
 def legal_metrics(
@@ -473,7 +496,15 @@ def summarise(
     anonymized = np.array([clip.anonymized for clip in clips])
     design = design_trials(speakers)
     mask = design.target_mask()
-    semi = semi_informed_eers(anonymized, speakers, train_fraction, splits, seed)
+    attacks = {
+        "original": attack_scores(original, original, design),
+        "ignorant": attack_scores(original, anonymized, design),
+        "lazy_informed": attack_scores(anonymized, anonymized, design),
+    }
+    semi_scores = semi_informed_scores(anonymized, speakers, train_fraction, splits, seed)
+    semi = [equal_error_rate(*scores) for scores in semi_scores]
+    if semi_scores:
+        attacks["semi_informed"] = pooled_scores(semi_scores)
     audio = sum(clip.audio_seconds for clip in clips)
     result: dict[str, Any] = {
         "anonymizer": describe(anonymizer),
@@ -484,9 +515,9 @@ def summarise(
         "n_target_trials": int(mask.sum()),
         "n_nontarget_trials": int((~mask).sum()),
         "audio_seconds": round(audio, 3),
-        "eer_original": _rounded(attack_eer(original, original, design)),
-        "eer_ignorant": _rounded(attack_eer(original, anonymized, design)),
-        "eer_lazy_informed": _rounded(attack_eer(anonymized, anonymized, design)),
+        "eer_original": _eer(attacks["original"]),
+        "eer_ignorant": _eer(attacks["ignorant"]),
+        "eer_lazy_informed": _eer(attacks["lazy_informed"]),
         "eer_semi_informed": _rounded(float(np.mean(semi)) if semi else None),
         "semi_informed": {
             "train_fraction": train_fraction,
@@ -500,6 +531,11 @@ def summarise(
             "original": legal_metrics(original, original, design, seed),
         },
         "seed": seed,
+        "scores": {
+            name: {"target": _score_list(pair[0]), "nontarget": _score_list(pair[1])}
+            for name, pair in attacks.items()
+            if pair is not None
+        },
     }
     result["targets"] = TARGETS
     result["meets_targets"] = meets_targets(result)
@@ -548,6 +584,23 @@ def describe(anonymizer: Anonymizer) -> dict[str, Any]:
         asdict(anonymizer) if is_dataclass(anonymizer) and not isinstance(anonymizer, type) else {}
     )
     return {"name": anonymizer.name, **settings}
+
+
+def pooled_scores(pairs: Sequence[tuple[Vector, Vector]]) -> tuple[Vector, Vector]:
+    """Target and impostor scores of several splits, pooled for one DET curve."""
+    return (
+        np.concatenate([target for target, _ in pairs]),
+        np.concatenate([nontarget for _, nontarget in pairs]),
+    )
+
+
+def _eer(scores: tuple[Vector, Vector] | None) -> float | None:
+    return None if scores is None else _rounded(equal_error_rate(*scores))
+
+
+def _score_list(scores: Vector) -> list[float]:
+    """Four decimals: enough for a DET curve, a fifth of the JSON of full floats."""
+    return [round(float(score), 4) for score in scores]
 
 
 def _rounded(value: float | None) -> float | None:

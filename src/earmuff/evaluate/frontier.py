@@ -25,23 +25,30 @@ from earmuff.evaluate.report import Progress, percent
 ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 
-def point(method: str, **settings: float) -> AnonymizationPolicy:
+def point(method: str, **settings: float | int) -> AnonymizationPolicy:
     """A grid point that names every setting its method uses and leaves colouring and the
-    pitch pivot off unless asked, so the grid measures the same points whatever the
-    policy's defaults."""
+    pitch pivot off (and colour, when asked for, in four bands) unless asked, so the grid
+    measures the same points whatever the policy's defaults."""
     return AnonymizationPolicy.model_validate(
-        {"method": method, "colour_db": 0.0, "pivot_hz": 0.0, **settings}
+        {"method": method, "colour_db": 0.0, "colour_bands": 4, "pivot_hz": 0.0, **settings}
     )
 
 
-def pivoted(shift_high: float, warp_low: float, warp_high: float) -> AnonymizationPolicy:
-    """The default's family: eq-shift from 1.1 with 8 dB of colour and the 160 Hz pitch
-    pivot, then the formant warp; its points differ only in these three strengths."""
+def pivoted(
+    shift_high: float,
+    warp_low: float,
+    warp_high: float,
+    colour_db: float = 8.0,
+    colour_bands: int = 4,
+) -> AnonymizationPolicy:
+    """The default's family: eq-shift from 1.1 with random colour and the 160 Hz pitch
+    pivot, then the formant warp; its points differ only in these strengths."""
     return point(
         "eq-shift+formant-warp",
         shift_low=1.1,
         shift_high=shift_high,
-        colour_db=8.0,
+        colour_db=colour_db,
+        colour_bands=colour_bands,
         pivot_hz=160.0,
         warp_low=warp_low,
         warp_high=warp_high,
@@ -71,13 +78,15 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     pivoted(shift_high=1.3, warp_low=0.05, warp_high=0.1),
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12),
     pivoted(shift_high=1.25, warp_low=0.07, warp_high=0.12),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, colour_db=12.0, colour_bands=6),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
 
 def label(rules: AnonymizationPolicy) -> str:
     """A point's name: the method and only the settings it uses."""
-    colour = f", colour {rules.colour_db:g} dB" if rules.colour_db else ""
+    bands = f" in {rules.colour_bands} bands" if rules.colour_bands != 4 else ""
+    colour = f", colour {rules.colour_db:g} dB{bands}" if rules.colour_db else ""
     pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",

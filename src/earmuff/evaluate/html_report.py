@@ -180,7 +180,10 @@ def _anonymization(result: dict[str, Any]) -> str:
     if curves:
         images.append(
             _det_plot(
-                {name: (s["target"], s["nontarget"]) for name, s in curves.items()},
+                {
+                    name.replace("_", "-"): (s["target"], s["nontarget"])
+                    for name, s in curves.items()
+                },
                 "speaker verification",
             )
         )

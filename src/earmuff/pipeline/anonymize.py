@@ -31,7 +31,11 @@ def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
     """The anonymizer the policy names: the pipeline and ``earmuff eval`` build it here."""
     mcadams = McAdamsAnonymizer(rules.alpha_low, rules.alpha_high)
     shift = ShiftAnonymizer(
-        rules.shift_low, rules.shift_high, colour_db=rules.colour_db, pivot_hz=rules.pivot_hz
+        rules.shift_low,
+        rules.shift_high,
+        colour_db=rules.colour_db,
+        colour_bands=rules.colour_bands,
+        pivot_hz=rules.pivot_hz,
     )
     warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high)
     steps: dict[str, McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer] = {
