@@ -14,10 +14,12 @@ from scipy.stats import norm
 from earmuff.audio.anonymize import McAdamsAnonymizer
 from earmuff.evaluate.anonymization import (
     attack_eer,
+    combine_draws,
     design_trials,
     enroll,
     equal_error_rate,
     evaluate_anonymization,
+    evaluate_draws,
     semi_informed_eers,
 )
 from earmuff.evaluate.manifest import read_manifest
@@ -127,12 +129,76 @@ def test_the_semi_informed_attacker_sees_through_a_nuisance_that_fools_cosine() 
     assert max(semi) < 0.2
 
 
+def a_run(seed: int, lazy: float, semi: float | None) -> dict[str, object]:
+    curve = {"n_speakers": 2, "value": lazy, "chance": 0.5, "by_n_speakers": {"2": lazy}}
+    return {
+        "seed": seed,
+        "eer_original": 0.05,
+        "eer_ignorant": 0.4,
+        "eer_lazy_informed": lazy,
+        "eer_semi_informed": semi,
+        "wer_original": 0.17,
+        "wer_anonymized": 0.2 + lazy / 10,
+        "wer_rise": 0.03 + lazy / 10,
+        "rtf": 0.02,
+        "semi_informed": {"eer_by_split": [] if semi is None else [semi]},
+        "wer": {"n": 1},
+        "legal": {"lazy_informed": {"linkability": curve, "singling_out": None}, "original": {}},
+        "scores": {"ignorant": {"target": [0.9], "nontarget": [0.1, seed / 10]}},
+    }
+
+
+def test_several_draws_give_means_each_draw_and_the_range() -> None:
+    combined = combine_draws([a_run(0, 0.3, 0.25), a_run(1, 0.4, 0.35)])
+    assert combined["seeds"] == [0, 1] and "seed" not in combined
+    assert combined["eer_lazy_informed"] == pytest.approx(0.35)
+    assert combined["eer_semi_informed"] == pytest.approx(0.3)
+    assert combined["eer_original"] == 0.05, "the originals do not depend on the draw"
+    assert combined["spread"]["eer_lazy_informed"] == [0.3, 0.4]
+    assert [run["eer_lazy_informed"] for run in combined["by_seed"]] == [0.3, 0.4]
+    assert combined["legal"]["lazy_informed"]["linkability"]["value"] == pytest.approx(0.35)
+    assert combined["legal"]["lazy_informed"]["singling_out"] is None
+    assert combined["scores"]["ignorant"]["nontarget"] == [0.1, 0.0, 0.1, 0.1]
+    assert combined["meets_targets"]["eer_lazy_informed"] is True
+
+
+def test_a_figure_missing_in_one_draw_is_missing_from_the_mean() -> None:
+    combined = combine_draws([a_run(0, 0.3, 0.25), a_run(1, 0.4, None)])
+    assert combined["eer_semi_informed"] is None
+    assert combined["meets_targets"]["eer_semi_informed"] is None
+    assert combined["spread"]["eer_semi_informed"] == [0.25, 0.25]
+
+
+def test_draws_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="draws"):
+        evaluate_draws([], McAdamsAnonymizer(), draws=0)
+
+
+FOUR_CALLERS = r"WUWII00(000|008|049|074)_0(00|06|09|10)\."
+
+
+@pytest.mark.corpus
+def test_two_draws_of_real_clips_are_two_evaluations_averaged(corpus: Path) -> None:
+    entries = read_manifest(
+        corpus / "manifests" / "speakers.jsonl", require=("speaker",), pattern=FOUR_CALLERS
+    )
+    options = {"wer_filter": r"WUWII00000_006\.", "splits": 1}
+    anonymizer = McAdamsAnonymizer(0.6, 0.9)
+    combined = evaluate_draws(entries, anonymizer, draws=2, seed=3, **options)
+    single = evaluate_draws(entries, anonymizer, draws=1, seed=4, **options)
+    assert combined["seeds"] == [3, 4] and single["seed"] == 4
+    assert combined["by_seed"][1]["eer_ignorant"] == single["eer_ignorant"]
+    low, high = combined["spread"]["eer_ignorant"]
+    assert low <= combined["eer_ignorant"] <= high
+    assert len(combined["scores"]["ignorant"]["target"]) == 2 * single["n_target_trials"]
+
+
 @pytest.mark.corpus
 def test_real_clips_end_to_end(corpus: Path) -> None:
     entries = read_manifest(
         corpus / "manifests" / "speakers.jsonl",
         require=("speaker",),
-        pattern=r"WUWII00(000|008|049|074)_0(00|06|09|10)\.",
+        pattern=FOUR_CALLERS,
     )
     assert len(entries) == 16
     result = evaluate_anonymization(

