@@ -280,20 +280,6 @@ def split_speakers(
     return chosen
 
 
-def semi_informed_eers(
-    anonymized: Matrix,
-    speakers: Sequence[str],
-    train_fraction: float = 0.5,
-    splits: int = 5,
-    seed: int = 0,
-) -> list[float]:
-    """The semi-informed attacker's EER once per random split of the speakers."""
-    return [
-        equal_error_rate(*scores)
-        for scores in semi_informed_scores(anonymized, speakers, train_fraction, splits, seed)
-    ]
-
-
 def semi_informed_scores(
     anonymized: Matrix,
     speakers: Sequence[str],
