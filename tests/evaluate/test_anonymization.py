@@ -143,7 +143,7 @@ def a_run(seed: int, lazy: float, semi: float | None) -> dict[str, object]:
         "wer_rise": 0.03 + lazy / 10,
         "rtf": 0.02,
         "semi_informed": {"eer_by_split": [] if semi is None else [semi]},
-        "wer": {"n": 1},
+        "wer": {"n": 1, "anonymized": {"substitutions": seed}},
         "legal": {"lazy_informed": {"linkability": curve, "singling_out": None}, "original": {}},
         "scores": {"ignorant": {"target": [0.9], "nontarget": [0.1, seed / 10]}},
     }
@@ -160,6 +160,9 @@ def test_several_draws_give_means_each_draw_and_the_range() -> None:
     assert combined["legal"]["lazy_informed"]["linkability"]["value"] == pytest.approx(0.35)
     assert combined["legal"]["lazy_informed"]["singling_out"] is None
     assert combined["scores"]["ignorant"]["nontarget"] == [0.1, 0.0, 0.1, 0.1]
+    assert combined["semi_informed"]["eer_by_split"] == [0.25, 0.35]
+    assert combined["wer"] == {"n": 1}, "word errors of one draw are not the whole's"
+    assert combined["by_seed"][1]["wer"]["anonymized"] == {"substitutions": 1}
     assert combined["meets_targets"]["eer_lazy_informed"] is True
 
 

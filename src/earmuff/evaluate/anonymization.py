@@ -500,13 +500,19 @@ def evaluate_draws(
 def combine_draws(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One result for several draws of the same clips: the drawn figures and the
     lazy-informed linkability and singling out as means, each draw's own under
-    ``by_seed`` with the lowest and highest under ``spread``, and the DET scores of all
-    draws pooled. What does not depend on the draw (the originals) is the first's."""
+    ``by_seed`` with the lowest and highest under ``spread``, and the semi-informed
+    splits and DET scores of all draws pooled. What does not depend on the draw (the
+    originals) is the first's; the anonymized word-error counts are only per draw."""
     first = runs[0]
     combined = {key: value for key, value in first.items() if key != "seed"}
     for key in DRAWN:
         combined[key] = _mean([run[key] for run in runs])
     combined["rtf"] = _mean([run["rtf"] for run in runs])
+    combined["semi_informed"] = {
+        **first["semi_informed"],
+        "eer_by_split": [eer for run in runs for eer in run["semi_informed"]["eer_by_split"]],
+    }
+    combined["wer"] = {key: value for key, value in first["wer"].items() if key != "anonymized"}
     combined["seeds"] = [run["seed"] for run in runs]
     combined["by_seed"] = [
         {
