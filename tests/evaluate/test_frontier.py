@@ -69,3 +69,5 @@ def test_the_summary_stars_the_frontier() -> None:
     }
     lines = summary_lines(result)
     assert lines[2].startswith("*a") and lines[3].startswith(" b")
+    assert "draws" not in lines[0]
+    assert "each the mean of 3 draws" in summary_lines({**result, "draws": 3})[0]

@@ -104,11 +104,11 @@ class AnonymizationPolicy(_Rules):
     eq-shift with a pitch pivot of 160 Hz (between the callers' low and high voices), so
     every voice moves towards the middle instead of half of them outwards, then the
     formant warp, its size drawn from a wide range (0.03-0.12) so that two clips of one
-    speaker rarely get the same formants. Drawn twice (seeds 0 and 1) it gave EERs of
-    36.2 / 32.2 / 30.2 % and 34.5 / 32.8 / 30.6 % for 9.4 and 10.0 points of tiny.en's
-    WER: the ignorant and semi-informed targets met on the mean, the lazy-informed one
-    (35 %) and the WER (+8) not. A speaker's clips all move the same way, which the
-    lazy-informed attacker, who knows the method, exploits. See the README's voice
+    speaker rarely get the same formants. Drawn three times (``eval anonymization
+    --draws 3``) it gave mean EERs of 35.1 / 35.2 / 29.5 % for 9.6 points of tiny.en's
+    WER: the ignorant and lazy-informed targets met, the semi-informed one (30 %) and
+    the WER (+8) not. A speaker's clips all move the same way, which the informed
+    attackers, who know the method, exploit. See the README's voice
     anonymization section."""
 
     method: Literal[

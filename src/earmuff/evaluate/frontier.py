@@ -164,9 +164,14 @@ def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return no_worse and better
 
 
+def draws_note(draws: int) -> str:
+    return f", each the mean of {draws} draws" if draws > 1 else ""
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = [
-        f"{len(result['points'])} points on {result['n_utterances']} clips; originals: EER "
+        f"{len(result['points'])} points on {result['n_utterances']} clips"
+        f"{draws_note(result.get('draws', 1))}; originals: EER "
         f"{percent(result['eer_original'])}, WER {percent(result['wer_original'])} "
         f"({result['asr_model']})",
         f"{'point':<70} {'ignorant':>9} {'lazy':>8} {'semi':>8} {'WER rise':>9}",
