@@ -23,6 +23,11 @@ people. Utility is Whisper's word error rate on the same clips before and after.
 The protocol: a speaker with at least three clips is enrolled on the mean embedding of
 their first two (in manifest order); every other clip of every speaker is a trial
 against every enrolled speaker. Speakers with fewer clips are only ever impostors.
+Every attacker's target and impostor scores go into the result, for DET curves.
+
+Each clip's parameters are one draw; with a few dozen speakers, another seed moves the
+EERs by several points, so :func:`evaluate_draws` repeats the whole evaluation over
+several seeds and reports the means.
 """
 
 from __future__ import annotations
@@ -691,7 +696,7 @@ def _eer(scores: tuple[Vector, Vector] | None) -> float | None:
 
 
 def _score_list(scores: Vector) -> list[float]:
-    """Four decimals: enough for a DET curve, a fifth of the JSON of full floats."""
+    """Four decimals: enough for a DET curve, and the JSON stays small."""
     return [round(float(score), 4) for score in scores]
 
 
