@@ -265,10 +265,14 @@ def attack_scores(
     return scores[mask], scores[~mask]
 
 
+def scores_eer(scores: tuple[Vector, Vector] | None) -> float | None:
+    """The EER of an attack's target and impostor scores; None where it has none."""
+    return None if scores is None else equal_error_rate(*scores)
+
+
 def attack_eer(enroll_from: Matrix, trials_from: Matrix, design: TrialDesign) -> float | None:
     """The EER of :func:`attack_scores`; None where it has none."""
-    scores = attack_scores(enroll_from, trials_from, design)
-    return None if scores is None else equal_error_rate(*scores)
+    return scores_eer(attack_scores(enroll_from, trials_from, design))
 
 
 def split_speakers(
@@ -612,9 +616,9 @@ def summarise(
         "n_target_trials": int(mask.sum()),
         "n_nontarget_trials": int((~mask).sum()),
         "audio_seconds": round(audio, 3),
-        "eer_original": _eer(attacks["original"]),
-        "eer_ignorant": _eer(attacks["ignorant"]),
-        "eer_lazy_informed": _eer(attacks["lazy_informed"]),
+        "eer_original": _rounded(scores_eer(attacks["original"])),
+        "eer_ignorant": _rounded(scores_eer(attacks["ignorant"])),
+        "eer_lazy_informed": _rounded(scores_eer(attacks["lazy_informed"])),
         "eer_semi_informed": _rounded(float(np.mean(semi)) if semi else None),
         "semi_informed": {
             "train_fraction": train_fraction,
@@ -689,10 +693,6 @@ def pooled_scores(pairs: Sequence[tuple[Vector, Vector]]) -> tuple[Vector, Vecto
         np.concatenate([target for target, _ in pairs]),
         np.concatenate([nontarget for _, nontarget in pairs]),
     )
-
-
-def _eer(scores: tuple[Vector, Vector] | None) -> float | None:
-    return None if scores is None else _rounded(equal_error_rate(*scores))
 
 
 def _score_list(scores: Vector) -> list[float]:
