@@ -235,6 +235,29 @@ def test_a_chain_applies_each_step_with_its_own_draw() -> None:
     assert not np.allclose(chained, shift.anonymize(speech, 8_000, np.random.default_rng(3)))
 
 
+def test_a_reequalising_chain_ends_on_the_line_its_shift_drew() -> None:
+    """The shift and the warp move the long-term spectrum that the first equalisation
+    set; re-equalising is the plain chain's result brought to the same drawn line."""
+    speech = tone(1.0, 8_000, seed=7)
+    shift = ShiftAnonymizer(1.1, 1.3, colour_db=12.0, colour_bands=6)
+    steps = (shift, FormantWarpAnonymizer(0.03, 0.12, order=24))
+    settled = ChainAnonymizer(steps, reequalise=True)
+    assert settled.name == "eq-shift+formant-warp+eq"
+    after = settled.anonymize(speech, 8_000, np.random.default_rng(2))
+    plain = ChainAnonymizer(steps).anonymize(speech, 8_000, np.random.default_rng(2))
+    line, _factor = shift.draw(speech, 8_000, np.random.default_rng(2))
+    assert after.shape == speech.shape and after.dtype == np.float32
+    assert np.array_equal(after, line.apply(plain, 8_000))
+    assert not np.allclose(after, plain)
+
+
+def test_only_a_chain_that_starts_with_the_shift_can_reequalise() -> None:
+    with pytest.raises(ValueError, match="eq-shift"):
+        ChainAnonymizer((McAdamsAnonymizer(), ShiftAnonymizer()), reequalise=True)
+    with pytest.raises(ValueError, match="at least one"):
+        ChainAnonymizer(())
+
+
 def test_the_bilinear_warp_keeps_the_band_edges_and_moves_formants_by_its_sign() -> None:
     angles = np.linspace(0.0, np.pi, 200)
     up, down = bilinear_warp(0.1)(angles), bilinear_warp(-0.1)(angles)
@@ -278,3 +301,18 @@ def test_the_formant_warp_anonymizer_draws_size_and_direction_per_item() -> None
     assert 0 < below < len(outputs), "some items go down, some up"
     with pytest.raises(ValueError, match="beta_low"):
         FormantWarpAnonymizer(0.1, 0.05)
+    with pytest.raises(ValueError, match="order"):
+        FormantWarpAnonymizer(order=1)
+
+
+def test_a_higher_order_warp_moves_more_of_the_voices_detail() -> None:
+    """Above the formants' dozen poles, the rest fit finer detail of the voice's spectrum,
+    which the warp then moves too: the same warp changes the clip further."""
+    speech = tone(2.0, 8_000, seed=8)
+    before = long_term_db(speech)
+
+    def change(order: int) -> float:
+        warped = warp_formants(speech, 8_000, bilinear_warp(0.1), order)
+        return float(np.mean(np.abs(long_term_db(warped) - before)))
+
+    assert change(28) > change(12)

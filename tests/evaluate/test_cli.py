@@ -154,6 +154,9 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
         assert result[key] is None or 0.0 <= result[key] <= 1.0 or key == "rtf"
     assert result["task"] == "anonymization" and result["n_utterances"] == 24
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
+    anonymizer = result["anonymizer"]
+    assert anonymizer["name"] == "eq-shift+formant-warp+eq", "the policy's default"
+    assert anonymizer["reequalise"] and anonymizer["steps"][1]["order"] == 24
     scores = result["scores"]
     assert set(scores) == {"original", "ignorant", "lazy_informed", "semi_informed"}
     for attack in ("original", "ignorant", "lazy_informed"):
@@ -192,6 +195,7 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         "10",
         "--colour-bands",
         "5",
+        "--no-reequalise",
         "--draws",
         "2",
         "--attacker",

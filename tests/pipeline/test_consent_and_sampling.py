@@ -137,9 +137,16 @@ def test_the_policy_chooses_the_anonymizer() -> None:
 
     mcadams = anonymizer_for(AnonymizationPolicy(method="mcadams", alpha_low=0.6))
     assert isinstance(mcadams, McAdamsAnonymizer) and mcadams.alpha_low == 0.6
-    shift = anonymizer_for(AnonymizationPolicy(method="eq-shift", shift_high=1.3))
+    shift = anonymizer_for(AnonymizationPolicy(method="eq-shift", shift_high=1.3, reequalise=False))
     assert isinstance(shift, ShiftAnonymizer) and shift.shift_high == 1.3
-    both = anonymizer_for(AnonymizationPolicy(method="eq-shift+mcadams", alpha_high=0.95))
+    settled = anonymizer_for(AnonymizationPolicy(method="eq-shift"))
+    assert isinstance(settled, ChainAnonymizer) and settled.name == "eq-shift+eq"
+    assert anonymizer_for(AnonymizationPolicy(method="mcadams")).name == "mcadams", (
+        "only what starts with eq-shift has a line to return to"
+    )
+    both = anonymizer_for(
+        AnonymizationPolicy(method="eq-shift+mcadams", alpha_high=0.95, reequalise=False)
+    )
     assert isinstance(both, ChainAnonymizer) and both.name == "eq-shift+mcadams"
     assert [type(step) for step in both.steps] == [ShiftAnonymizer, McAdamsAnonymizer]
     assert both.steps[1].alpha_high == 0.95
@@ -149,12 +156,14 @@ def test_the_policy_chooses_the_anonymizer() -> None:
             colour_db=6.0,
             colour_bands=3,
             warp_low=0.04,
+            warp_order=28,
             pivot_hz=150.0,
         )
     )
-    assert isinstance(warped, ChainAnonymizer) and warped.name == "eq-shift+formant-warp"
+    assert isinstance(warped, ChainAnonymizer) and warped.name == "eq-shift+formant-warp+eq"
     shift_step, warp_step = warped.steps
     assert isinstance(shift_step, ShiftAnonymizer) and shift_step.colour_db == 6.0
     assert shift_step.colour_bands == 3
     assert shift_step.pivot_hz == 150.0
     assert isinstance(warp_step, FormantWarpAnonymizer) and warp_step.beta_low == 0.04
+    assert warp_step.order == 28

@@ -22,9 +22,11 @@ that McAdams warps at 8 kHz.
 with a bilinear (vocal-tract-length) warp instead of McAdams' power. Chained after the
 shift (``ChainAnonymizer``), with independent draws, it gives pitch and formant scale
 two independent random moves. On WUW-II telephone callers (``earmuff eval frontier``)
-that chain is the policy's default, with a randomly coloured equalisation and the
+that chain is the policy's default, with a randomly coloured equalisation, the
 shift's direction taken from the voice's own pitch (towards the middle of the
-population): the frontier point nearest the privacy targets.
+population), the warp at a prediction order high enough to move the voice's finer
+spectral detail too, and the result equalised to its random line once more: the
+frontier point nearest the privacy targets.
 """
 
 from __future__ import annotations
@@ -205,6 +207,13 @@ class ShiftAnonymizer:
             raise ValueError("colour_bands must be at least 1")
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
+        line, factor = self.draw(samples, sample_rate, rng)
+        return shift_voice(line.apply(samples, sample_rate), sample_rate, factor)
+
+    def draw(
+        self, samples: Samples, sample_rate: int, rng: np.random.Generator
+    ) -> tuple[Line, float]:
+        """This clip's new line and its shift factor (above 1 up, below 1 down)."""
         tilt = float(rng.uniform(self.tilt_low_db, self.tilt_high_db))
         size = float(np.exp(rng.uniform(np.log(self.shift_low), np.log(self.shift_high))))
         up = rng.random() < 0.5
@@ -212,14 +221,26 @@ class ShiftAnonymizer:
             pitch = median_pitch(samples, sample_rate)
             up = up if pitch is None else pitch < self.pivot_hz
         factor = size if up else 1.0 / size
-        bumps: list[tuple[float, float]] = []
+        bumps: tuple[tuple[float, float], ...] = ()
         if self.colour_db > 0:
             top = float(np.log2(sample_rate / 2 / 250.0))
             centres = rng.uniform(0.0, top, self.colour_bands)
             gains = rng.uniform(-self.colour_db, self.colour_db, self.colour_bands)
-            bumps = list(zip(centres.tolist(), gains.tolist(), strict=True))
-        equalised = equalise_spectrum(samples, sample_rate, tilt, bumps=bumps)
-        return shift_voice(equalised, sample_rate, factor)
+            bumps = tuple(zip(centres.tolist(), gains.tolist(), strict=True))
+        return Line(tilt, bumps), factor
+
+
+@dataclass(frozen=True)
+class Line:
+    """A telephone line's long-term spectrum: flat to 250 Hz, then ``tilt_db`` per octave,
+    plus ``bumps`` (octaves above 250 Hz, gain in dB)."""
+
+    tilt_db: float
+    bumps: tuple[tuple[float, float], ...] = ()
+
+    def apply(self, samples: Samples, sample_rate: int) -> Samples:
+        """The clip equalised to this line (see :func:`equalise_spectrum`)."""
+        return equalise_spectrum(samples, sample_rate, self.tilt_db, bumps=self.bumps)
 
 
 @dataclass(frozen=True)
@@ -231,6 +252,14 @@ class FormantWarpAnonymizer:
     ``[beta_low, beta_high]`` and its direction by a coin. McAdams only compresses
     formants towards the middle of the band; this moves them as a longer or shorter
     vocal tract would, which listeners and recognisers are used to.
+
+    The ``order`` of the linear prediction matters as much as the size. A telephone
+    voice's formants need about a dozen poles; the rest fit finer detail of the voice's
+    spectrum (its harmonics' pattern, nasal and other resonances), which the warp then
+    moves as well, off the harmonics that the untouched residual still carries. On the
+    development callers order 24 hid the voice from all three attackers better than
+    order 20 for about the same WER; order 12 hid far less, 28 and above cost words
+    quickly.
     """
 
     beta_low: float = 0.05
@@ -241,6 +270,8 @@ class FormantWarpAnonymizer:
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta_low <= self.beta_high < 0.5:
             raise ValueError("need 0 <= beta_low <= beta_high < 0.5")
+        if self.order < 2:
+            raise ValueError("order must be at least 2")
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
         size = float(rng.uniform(self.beta_low, self.beta_high))
@@ -255,18 +286,39 @@ class ChainAnonymizer:
     Equalising and shifting change where a voice sits; McAdams then changes the shape
     of its formants. Each alone is a different point on the privacy/utility curve;
     together, at milder strengths, they can hide more for the same cost in words.
+
+    With ``reequalise`` (a chain that starts with eq-shift), the result is equalised to
+    the line the shift drew once more at the end. The first equalisation takes away the
+    handset's and the speaker's long-term colouring, but the shift and the formant
+    warp then move the spectrum again, and in a way that still follows the voice; the
+    second pass puts every clip back on its random line. It costs no more words and on
+    the development callers it hides the voice from the informed attackers better.
     """
 
     steps: tuple[McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer, ...]
+    reequalise: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("a chain needs at least one step")
+        if self.reequalise and not isinstance(self.steps[0], ShiftAnonymizer):
+            raise ValueError("only a chain that starts with eq-shift can re-equalise")
 
     @property
     def name(self) -> str:
-        return "+".join(step.name for step in self.steps)
+        return "+".join(step.name for step in self.steps) + ("+eq" if self.reequalise else "")
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
-        for step in self.steps:
+        first, rest = self.steps[0], self.steps[1:]
+        if not (self.reequalise and isinstance(first, ShiftAnonymizer)):
+            for step in self.steps:
+                samples = step.anonymize(samples, sample_rate, rng)
+            return samples
+        line, factor = first.draw(samples, sample_rate, rng)
+        samples = shift_voice(line.apply(samples, sample_rate), sample_rate, factor)
+        for step in rest:
             samples = step.anonymize(samples, sample_rate, rng)
-        return samples
+        return line.apply(samples, sample_rate)
 
 
 BUMP_WIDTH = 0.25

@@ -234,6 +234,12 @@ def anonymization(
     warp_high: Annotated[
         float, typer.Option(min=0.0, max=0.49, help="Largest formant warp drawn")
     ] = DEFAULTS.anonymization.warp_high,
+    warp_order: Annotated[
+        int, typer.Option(min=8, max=40, help="The formant warp's linear-prediction order")
+    ] = DEFAULTS.anonymization.warp_order,
+    reequalise: Annotated[
+        bool, typer.Option(help="Equalise an eq-shift chain's result to its line again")
+    ] = DEFAULTS.anonymization.reequalise,
     pivot_hz: Annotated[
         float,
         typer.Option(
@@ -275,6 +281,8 @@ def anonymization(
             colour_bands=colour_bands,
             warp_low=warp_low,
             warp_high=warp_high,
+            warp_order=warp_order,
+            reequalise=reequalise,
             pivot_hz=pivot_hz,
         )
     )
@@ -301,6 +309,8 @@ def anonymization(
         "colour_bands": colour_bands,
         "warp_low": warp_low,
         "warp_high": warp_high,
+        "warp_order": warp_order,
+        "reequalise": reequalise,
         "pivot_hz": pivot_hz,
         "asr_model": asr_model.value,
         "attacker": attacker.value,

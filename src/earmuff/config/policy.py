@@ -98,18 +98,20 @@ class AnonymizationPolicy(_Rules):
     ``formant-warp``: formants alone moved up or down by a bilinear warp whose size is
     drawn per item from [warp_low, warp_high].
     ``eq-shift+mcadams``, ``eq-shift+formant-warp``: the one, then the other, each with
-    its own draw. ``earmuff eval frontier`` measures them all.
+    its own draw; with ``reequalise``, a chain that starts with eq-shift ends on its
+    line again. ``earmuff eval frontier`` measures them all.
 
     The default is the development callers' frontier point nearest all four targets:
     eq-shift with a pitch pivot of 160 Hz (between the callers' low and high voices), so
     every voice moves towards the middle instead of half of them outwards, then the
-    formant warp, its size drawn from a wide range (0.03-0.12) so that two clips of one
-    speaker rarely get the same formants. Drawn three times (``eval anonymization
-    --draws 3``) it gave mean EERs of 35.1 / 35.2 / 29.5 % for 9.6 points of tiny.en's
-    WER: the ignorant and lazy-informed targets met, the semi-informed one (30 %) and
-    the WER (+8) not. A speaker's clips all move the same way, which the informed
-    attackers, who know the method, exploit. See the README's voice
-    anonymization section."""
+    formant warp at LPC order 24, its size drawn from a wide range (0.03-0.12) so that
+    two clips of one speaker rarely get the same formants, then the drawn line again.
+    Drawn three times (``eval anonymization --draws 3``) it gave mean EERs of 36.4 /
+    34.6 / 30.3 % for 8.9 points of tiny.en's WER: the ignorant and semi-informed
+    targets met, the lazy-informed one (35 %) and the WER (+8) not; the same default at
+    order 20 without the second equalisation gave 35.1 / 35.2 / 29.5 % for +9.6. A
+    speaker's clips all move the same way, which the informed attackers, who know the
+    method, exploit. See the README's voice anonymization section."""
 
     method: Literal[
         "mcadams", "eq-shift", "formant-warp", "eq-shift+mcadams", "eq-shift+formant-warp"
@@ -123,6 +125,14 @@ class AnonymizationPolicy(_Rules):
     """How many random resonances ``colour_db`` spreads over the band."""
     warp_low: float = Field(default=0.03, ge=0.0, lt=0.5, allow_inf_nan=False)
     warp_high: float = Field(default=0.12, ge=0.0, lt=0.5, allow_inf_nan=False)
+    warp_order: int = Field(default=24, ge=8, le=40)
+    """The formant warp's linear-prediction order: above the dozen poles that a telephone
+    voice's formants need, the rest take in the voice's finer spectral detail, which the
+    warp then moves too."""
+    reequalise: bool = True
+    """Chains that start with ``eq-shift``: equalise the result to the drawn line once
+    more at the end, since the shift and the later steps move the long-term spectrum
+    that the first equalisation set."""
     pivot_hz: float = Field(default=160.0, ge=0.0, le=400.0, allow_inf_nan=False)
     """``eq-shift``'s direction: 0 tosses a coin per item; a pitch in Hz sends voices
     below it up and voices above it down, towards the middle of the population."""

@@ -494,8 +494,9 @@ def evaluate_draws(
     (seeds ``seed``, ``seed + 1``, ...); the figures are the means over the draws.
 
     With thirty speakers one draw is not enough to choose between settings: on the
-    development callers the default's lazy-informed EER was 32.2, 32.8 and 40.7 % on
-    seeds 0, 1 and 2, a wider spread than the gaps between neighbouring settings."""
+    development callers one earlier default's lazy-informed EER was 32.2, 32.8 and
+    40.7 % on seeds 0, 1 and 2, a wider spread than the gaps between neighbouring
+    settings."""
     if draws < 1:
         raise ValueError("draws must be at least 1")
     cache = cache if cache is not None else EvaluationCache(attacker=attacker)

@@ -25,13 +25,21 @@ from earmuff.evaluate.report import Progress, percent
 ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 
-def point(method: str, **settings: float | int) -> AnonymizationPolicy:
-    """A grid point that names every setting its method uses and leaves colouring and the
-    pitch pivot off (and colour, when asked for, in four bands) unless asked, so the grid
-    measures the same points whatever the policy's defaults."""
-    return AnonymizationPolicy.model_validate(
-        {"method": method, "colour_db": 0.0, "colour_bands": 4, "pivot_hz": 0.0, **settings}
-    )
+BEFORE_DEFAULTS: dict[str, float | int | bool] = {
+    "colour_db": 0.0,
+    "colour_bands": 4,
+    "pivot_hz": 0.0,
+    "warp_order": 20,
+    "reequalise": False,
+}
+"""What a grid point gets unless it asks otherwise: every refinement off (colour, when
+asked for, in four bands; the formant warp at LPC order 20), so the grid measures the
+same points whatever the policy's defaults."""
+
+
+def point(method: str, **settings: float | int | bool) -> AnonymizationPolicy:
+    """A grid point that names every setting its method uses."""
+    return AnonymizationPolicy.model_validate({"method": method, **BEFORE_DEFAULTS, **settings})
 
 
 def pivoted(
@@ -40,9 +48,11 @@ def pivoted(
     warp_high: float,
     colour_db: float = 8.0,
     colour_bands: int = 4,
+    warp_order: int = 20,
+    reequalise: bool = False,
 ) -> AnonymizationPolicy:
     """The default's family: eq-shift from 1.1 with random colour and the 160 Hz pitch
-    pivot, then the formant warp; its points differ only in these strengths."""
+    pivot, then the formant warp; its points differ only in these settings."""
     return point(
         "eq-shift+formant-warp",
         shift_low=1.1,
@@ -52,6 +62,8 @@ def pivoted(
         pivot_hz=160.0,
         warp_low=warp_low,
         warp_high=warp_high,
+        warp_order=warp_order,
+        reequalise=reequalise,
     )
 
 
@@ -79,6 +91,11 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12),
     pivoted(shift_high=1.25, warp_low=0.07, warp_high=0.12),
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, colour_db=12.0, colour_bands=6),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=24),
+    pivoted(shift_high=1.3, warp_low=0.02, warp_high=0.08, warp_order=28),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=28),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, reequalise=True),
+    pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=24, reequalise=True),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
@@ -88,13 +105,16 @@ def label(rules: AnonymizationPolicy) -> str:
     bands = f" in {rules.colour_bands} bands" if rules.colour_bands != 4 else ""
     colour = f", colour {rules.colour_db:g} dB{bands}" if rules.colour_db else ""
     pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
+    order = f" at order {rules.warp_order}" if rules.warp_order != 20 else ""
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
         "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}{pivot}",
-        "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}",
+        "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}{order}",
     }
-    used = ", ".join(settings[step] for step in rules.method.split("+"))
-    return f"{rules.method} ({used})"
+    steps = rules.method.split("+")
+    used = ", ".join(settings[step] for step in steps)
+    again = ", re-equalised" if rules.reequalise and steps[0] == "eq-shift" else ""
+    return f"{rules.method} ({used}{again})"
 
 
 def evaluate_frontier(

@@ -37,14 +37,17 @@ def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
         colour_bands=rules.colour_bands,
         pivot_hz=rules.pivot_hz,
     )
-    warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high)
+    warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high, rules.warp_order)
     steps: dict[str, McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer] = {
         "mcadams": mcadams,
         "eq-shift": shift,
         "formant-warp": warp,
     }
-    chain = [steps[name] for name in rules.method.split("+")]
-    return chain[0] if len(chain) == 1 else ChainAnonymizer(tuple(chain))
+    chain = tuple(steps[name] for name in rules.method.split("+"))
+    reequalise = rules.reequalise and chain[0] is shift
+    if len(chain) == 1 and not reequalise:
+        return chain[0]
+    return ChainAnonymizer(chain, reequalise=reequalise)
 
 
 class AnonymizeStage:
