@@ -41,7 +41,7 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
     assert label(pivoted) == "eq-shift (shift 1.1-1.3, pivot 160 Hz)"
     settled = point("eq-shift+formant-warp", warp_order=24, reequalise=True)
     assert label(settled) == (
-        "eq-shift+formant-warp (shift 1.1-1.3, warp 0.03-0.12 at order 24, re-equalised)"
+        "eq-shift+formant-warp (shift 1.1-1.25, warp 0.03-0.12 at order 24, re-equalised)"
     )
 
 

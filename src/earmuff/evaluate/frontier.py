@@ -96,6 +96,7 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=28),
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, reequalise=True),
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=24, reequalise=True),
+    pivoted(shift_high=1.25, warp_low=0.03, warp_high=0.12, warp_order=24, reequalise=True),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
