@@ -107,8 +107,8 @@ class AnonymizationPolicy(_Rules):
     then the formant warp at LPC order 24, its size drawn from a wide range (0.03-0.12)
     so that two clips of one speaker rarely get the same formants, then the drawn line
     again. Drawn three times (``eval anonymization --draws 3``) it gave mean EERs of
-    34.8 / 34.4 / 30.6 % for 8.0 points of tiny.en's WER: the semi-informed target met
-    and the WER at its limit, the ignorant and lazy-informed ones (35 %) missed by 0.2
+    34.8 / 34.4 / 30.6 % for 8.03 points of tiny.en's WER: the semi-informed target met,
+    the WER on its limit (+8), the ignorant and lazy-informed ones (35 %) missed by 0.2
     and 0.6 points. The same with shifts up to 1.3 hid more from the ignorant attacker
     (36.4 / 34.6 / 30.3 %) for 0.9 points more WER; the previous default (up to 1.3, the
     warp at order 20, no second equalisation) gave 35.1 / 35.2 / 29.5 % for +9.6. A
