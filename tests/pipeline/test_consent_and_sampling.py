@@ -144,6 +144,7 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     assert anonymizer_for(AnonymizationPolicy(method="mcadams")).name == "mcadams", (
         "only what starts with eq-shift has a line to return to"
     )
+    assert not AnonymizationPolicy(method="formant-warp").reequalises
     both = anonymizer_for(
         AnonymizationPolicy(method="eq-shift+mcadams", alpha_high=0.95, reequalise=False)
     )

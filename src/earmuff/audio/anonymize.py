@@ -208,6 +208,11 @@ class ShiftAnonymizer:
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
         line, factor = self.draw(samples, sample_rate, rng)
+        return self.move(samples, sample_rate, line, factor)
+
+    @staticmethod
+    def move(samples: Samples, sample_rate: int, line: Line, factor: float) -> Samples:
+        """The clip equalised to ``line``, then shifted by ``factor``."""
         return shift_voice(line.apply(samples, sample_rate), sample_rate, factor)
 
     def draw(
@@ -311,15 +316,15 @@ class ChainAnonymizer:
 
     def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
         first, rest = self.steps[0], self.steps[1:]
-        if not (self.reequalise and isinstance(first, ShiftAnonymizer)):
-            for step in self.steps:
-                samples = step.anonymize(samples, sample_rate, rng)
-            return samples
-        line, factor = first.draw(samples, sample_rate, rng)
-        samples = shift_voice(line.apply(samples, sample_rate), sample_rate, factor)
+        line = None
+        if self.reequalise and isinstance(first, ShiftAnonymizer):
+            line, factor = first.draw(samples, sample_rate, rng)
+            samples = first.move(samples, sample_rate, line, factor)
+        else:
+            samples = first.anonymize(samples, sample_rate, rng)
         for step in rest:
             samples = step.anonymize(samples, sample_rate, rng)
-        return line.apply(samples, sample_rate)
+        return samples if line is None else line.apply(samples, sample_rate)
 
 
 BUMP_WIDTH = 0.25

@@ -139,6 +139,12 @@ class AnonymizationPolicy(_Rules):
     """``eq-shift``'s direction: 0 tosses a coin per item; a pitch in Hz sends voices
     below it up and voices above it down, towards the middle of the population."""
 
+    @property
+    def reequalises(self) -> bool:
+        """Whether the method ends on its line again: only a chain that starts with
+        ``eq-shift`` has drawn one."""
+        return self.reequalise and self.method.split("+")[0] == "eq-shift"
+
 
 class WorkbenchPolicy(_Rules):
     """How reviewers receive work, how it is checked, and how they are protected."""

@@ -112,9 +112,8 @@ def label(rules: AnonymizationPolicy) -> str:
         "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}{pivot}",
         "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}{order}",
     }
-    steps = rules.method.split("+")
-    used = ", ".join(settings[step] for step in steps)
-    again = ", re-equalised" if rules.reequalise and steps[0] == "eq-shift" else ""
+    used = ", ".join(settings[step] for step in rules.method.split("+"))
+    again = ", re-equalised" if rules.reequalises else ""
     return f"{rules.method} ({used}{again})"
 
 

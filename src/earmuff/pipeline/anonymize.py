@@ -44,10 +44,9 @@ def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
         "formant-warp": warp,
     }
     chain = tuple(steps[name] for name in rules.method.split("+"))
-    reequalise = rules.reequalise and chain[0] is shift
-    if len(chain) == 1 and not reequalise:
+    if len(chain) == 1 and not rules.reequalises:
         return chain[0]
-    return ChainAnonymizer(chain, reequalise=reequalise)
+    return ChainAnonymizer(chain, reequalise=rules.reequalises)
 
 
 class AnonymizeStage:
