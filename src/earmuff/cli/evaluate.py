@@ -163,10 +163,9 @@ def asr(
 ) -> None:
     """Speech recognition: word error rate against the manifest's transcripts, and speed."""
     from earmuff.evaluate import asr as task
-    from earmuff.speech.asr import Transcriber
 
     base, entries = _entries(manifest, root, ("text",), pattern, limit)
-    transcriber = Transcriber(model.value, cpu_threads=threads)
+    transcriber = task.evaluation_transcriber(model.value, threads)
     with _progress(len(entries), f"asr {model.value}") as advance, _audio_errors():
         result = task.evaluate_asr(entries, transcriber, advance)
     options = {"model": model.value, "filter": pattern}
@@ -188,12 +187,13 @@ def pii(
 ) -> None:
     """PII redaction: recall of the masked transcript, residue in the bleeped audio."""
     from earmuff.evaluate import pii as task
+    from earmuff.evaluate.asr import evaluation_transcriber
     from earmuff.pii import PiiDetector
-    from earmuff.speech.asr import Transcriber, common_words
+    from earmuff.speech.asr import common_words
 
     base, entries = _entries(manifest, root, ("text", "pii"), pattern, limit)
     detector = PiiDetector(DEFAULTS.pii.types, common_words(model.value))
-    models = task.PiiModels(Transcriber(model.value, cpu_threads=threads), detector)
+    models = task.PiiModels(evaluation_transcriber(model.value, threads), detector)
     with _progress(len(entries), f"pii {model.value}") as advance, _audio_errors():
         result = task.evaluate_pii(entries, models, pad, advance)
     options = {"model": model.value, "pad_s": pad, "filter": pattern}
@@ -380,10 +380,10 @@ def watermark(
     """Audio watermark: identification after MP3, Ogg, a phone and a 3 s cut; false
     positives; the mark's SNR and its effect on WER."""
     from earmuff.evaluate import watermark as task
-    from earmuff.speech.asr import Transcriber
+    from earmuff.evaluate.asr import evaluation_transcriber
 
     base, entries = _entries(manifest, root, (), pattern, limit)
-    transcriber = Transcriber(asr_model.value, cpu_threads=threads) if wer else None
+    transcriber = evaluation_transcriber(asr_model.value, threads) if wer else None
     with _progress(len(entries), "watermark") as advance, _audio_errors():
         result = task.evaluate_watermark(entries, transcriber, seed, advance)
     options = {"seed": seed, "asr_model": asr_model.value if wer else None, "filter": pattern}

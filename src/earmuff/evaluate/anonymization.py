@@ -153,9 +153,9 @@ class EvaluationCache:
 
     def transcriber(self, model: str) -> Transcriber:
         if model not in self.transcribers:
-            from earmuff.speech.asr import Transcriber
+            from earmuff.evaluate.asr import evaluation_transcriber
 
-            self.transcribers[model] = Transcriber(model, cpu_threads=self.threads)
+            self.transcribers[model] = evaluation_transcriber(model, self.threads)
         return self.transcribers[model]
 
     def original_embedding(self, key: str, samples: Samples, rate: int) -> Vector:

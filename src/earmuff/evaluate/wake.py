@@ -61,10 +61,10 @@ def load_wake_models(
 ) -> WakeModels:
     """The pipeline's verifier, plus the plain transcript check scored on every clip so
     that each detector can also be judged alone."""
-    from earmuff.speech.asr import Transcriber
+    from earmuff.evaluate.asr import evaluation_transcriber
     from earmuff.speech.wake import OpenWakeWordDetector, TranscriptWakeCheck
 
-    transcriber = Transcriber(asr_model, cpu_threads=threads)
+    transcriber = evaluation_transcriber(asr_model, threads)
     acoustic = TimedDetector(OpenWakeWordDetector())
     transcript = TimedDetector(TranscriptWakeCheck(transcriber))
     return WakeModels(WakeVerifier(acoustic, transcriber, strong, weak), acoustic, transcript)

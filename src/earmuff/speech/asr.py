@@ -179,12 +179,29 @@ class Transcriber:
     Whisper's temperature fallback is kept: at temperature 0 alone, telephone digit
     strings fall into repetition loops ("8, 8, 8, ..."). Sampling makes a transcript
     vary between runs, so the transcribe stage stores its first result and reuses it.
+
+    A measurement must not vary, so ``earmuff eval`` passes a ``sampling_seed``: the same
+    clips transcribed in the same order then give the same words on every run.
+    CTranslate2 seeds each of its worker threads once, at that thread's first draw, from
+    one process-wide seed, so the seed is set before the model loads; a seed moves the
+    draws of the whole sequence, not of one clip alone.
     """
 
-    def __init__(self, model: str = "base", cpu_threads: int = 2, beam_size: int = 5) -> None:
+    def __init__(
+        self,
+        model: str = "base",
+        cpu_threads: int = 2,
+        beam_size: int = 5,
+        sampling_seed: int | None = None,
+    ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown ASR model {model!r}; choose from {sorted(MODELS)}")
         from faster_whisper import __version__ as faster_whisper_version
+
+        if sampling_seed is not None:
+            import ctranslate2
+
+            ctranslate2.set_random_seed(sampling_seed)
 
         self.weights = MODELS[model]
         self.beam_size = beam_size
