@@ -301,3 +301,21 @@ def test_the_anonymization_pitch_pivot_is_a_pitch_or_zero(tmp_path: Path, value:
         load_policy(write_policy(tmp_path, f"[anonymization]\npivot_hz = {value}\n"))
     read = load_policy(write_policy(tmp_path, "[anonymization]\npivot_hz = 0\n"))
     assert read.anonymization.pivot_hz == 0.0
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("alpha_low = 0.9", "alpha_high = 0.6"),
+        ("shift_low = 1.3", "shift_high = 1.2"),
+        ("tilt_low_db = 6", "tilt_high_db = -6"),
+        ("warp_low = 0.2", "warp_high = 0.1"),
+    ],
+    ids=["alpha", "shift", "tilt", "warp"],
+)
+def test_an_anonymization_range_that_ends_below_its_start_is_refused_when_read(
+    tmp_path: Path, low: str, high: str
+) -> None:
+    name = low.split(" = ")[0]
+    with pytest.raises(PolicyError, match=rf"policy anonymization: .*{name} must not exceed"):
+        load_policy(write_policy(tmp_path, f"[anonymization]\n{low}\n{high}\n"))

@@ -195,6 +195,10 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         "10",
         "--colour-bands",
         "5",
+        "--tilt-low-db",
+        "-12",
+        "--tilt-high-db",
+        "6",
         "--no-reequalise",
         "--draws",
         "2",
@@ -210,18 +214,24 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
     shift, mcadams = anonymizer["steps"]
     assert (shift["shift_low"], shift["shift_high"]) == (1.1, 1.2)
     assert (shift["colour_db"], shift["colour_bands"]) == (10.0, 5)
+    assert (shift["tilt_low_db"], shift["tilt_high_db"]) == (-12.0, 6.0)
     assert (mcadams["alpha_low"], mcadams["alpha_high"]) == (0.8, 0.9)
     assert result["options"]["method"] == "eq-shift+mcadams"
 
 
-def test_eval_anonymization_refuses_an_empty_shift_range(corpus: Path) -> None:
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("--shift-low=1.3", "--shift-high=1.2"),
+        ("--tilt-low-db=6", "--tilt-high-db=-6"),
+        ("--warp-low=0.2", "--warp-high=0.1"),
+    ],
+)
+def test_eval_anonymization_refuses_an_empty_range(corpus: Path, low: str, high: str) -> None:
     manifest = corpus / "manifests" / "speakers.jsonl"
-    done = runner.invoke(
-        app,
-        ["anonymization", "--manifest", str(manifest), "--shift-low", "1.3", "--shift-high", "1.2"],
-    )
+    done = runner.invoke(app, ["anonymization", "--manifest", str(manifest), low, high])
     assert done.exit_code == 2
-    assert "--shift-high" in done.output
+    assert high.split("=")[0] in done.output
 
 
 def test_eval_anonymization_refuses_an_unknown_attacker(corpus: Path) -> None:

@@ -39,6 +39,8 @@ def test_labels_name_only_the_settings_the_method_uses() -> None:
     assert label(banded) == "eq-shift (shift 1.1-1.3, colour 12 dB in 6 bands)"
     pivoted = point("eq-shift", shift_low=1.1, shift_high=1.3, pivot_hz=160)
     assert label(pivoted) == "eq-shift (shift 1.1-1.3, pivot 160 Hz)"
+    tilted = point("eq-shift", shift_low=1.1, shift_high=1.3, tilt_low_db=-12, tilt_high_db=6)
+    assert label(tilted) == "eq-shift (shift 1.1-1.3, tilt -12 to 6 dB)"
     settled = point("eq-shift+formant-warp", warp_order=24, reequalise=True)
     assert label(settled) == (
         "eq-shift+formant-warp (shift 1.1-1.25, warp 0.03-0.12 at order 24, re-equalised)"
@@ -51,6 +53,7 @@ def test_grid_points_do_not_follow_the_policy_defaults() -> None:
     assert point("eq-shift", colour_db=8).colour_bands == 4, "colour asked for has four bands"
     assert point("formant-warp").warp_order == 20, "the warp at the order it was measured at"
     assert not point("eq-shift").reequalise
+    assert (point("eq-shift").tilt_low_db, point("eq-shift").tilt_high_db) == (-9.0, 3.0)
     assert AnonymizationPolicy() in GRID, "the default is one of the measured points"
 
 

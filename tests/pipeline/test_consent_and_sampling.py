@@ -154,6 +154,8 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     warped = anonymizer_for(
         AnonymizationPolicy(
             method="eq-shift+formant-warp",
+            tilt_low_db=-12.0,
+            tilt_high_db=6.0,
             colour_db=6.0,
             colour_bands=3,
             warp_low=0.04,
@@ -165,6 +167,7 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     shift_step, warp_step = warped.steps
     assert isinstance(shift_step, ShiftAnonymizer) and shift_step.colour_db == 6.0
     assert shift_step.colour_bands == 3
+    assert (shift_step.tilt_low_db, shift_step.tilt_high_db) == (-12.0, 6.0)
     assert shift_step.pivot_hz == 150.0
     assert isinstance(warp_step, FormantWarpAnonymizer) and warp_step.beta_low == 0.04
     assert warp_step.order == 28

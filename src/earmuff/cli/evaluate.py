@@ -200,6 +200,11 @@ def pii(
     _finish("pii", manifest, base, options, result, json_out, task.summary_lines(result))
 
 
+def _flag(setting: str) -> str:
+    """The command-line option that sets a policy setting."""
+    return "--" + setting.replace("_", "-")
+
+
 @app.command()
 def anonymization(
     manifest: ManifestOption,
@@ -222,6 +227,12 @@ def anonymization(
     shift_high: Annotated[
         float, typer.Option(min=1.0, max=2.0, help="Largest eq-shift factor drawn")
     ] = DEFAULTS.anonymization.shift_high,
+    tilt_low_db: Annotated[
+        float, typer.Option(min=-24.0, max=24.0, help="eq-shift's lowest line slope, dB/octave")
+    ] = DEFAULTS.anonymization.tilt_low_db,
+    tilt_high_db: Annotated[
+        float, typer.Option(min=-24.0, max=24.0, help="eq-shift's highest line slope, dB/octave")
+    ] = DEFAULTS.anonymization.tilt_high_db,
     colour_db: Annotated[
         float, typer.Option(min=0.0, max=15.0, help="eq-shift's random colouring, dB")
     ] = DEFAULTS.anonymization.colour_db,
@@ -259,33 +270,31 @@ def anonymization(
     attacker: AttackerOption = Attacker.RESEMBLYZER,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
-    from earmuff.config.policy import AnonymizationPolicy
+    from earmuff.config.policy import DRAWN_RANGES, AnonymizationPolicy
     from earmuff.evaluate import anonymization as task
     from earmuff.pipeline.anonymize import anonymizer_for
 
-    if alpha_low > alpha_high:
-        raise typer.BadParameter("must not exceed --alpha-high", param_hint="--alpha-low")
-    if shift_low > shift_high:
-        raise typer.BadParameter("must not exceed --shift-high", param_hint="--shift-low")
-    if warp_low > warp_high:
-        raise typer.BadParameter("must not exceed --warp-high", param_hint="--warp-low")
+    settings: dict[str, float | int | bool] = {
+        "alpha_low": alpha_low,
+        "alpha_high": alpha_high,
+        "shift_low": shift_low,
+        "shift_high": shift_high,
+        "tilt_low_db": tilt_low_db,
+        "tilt_high_db": tilt_high_db,
+        "colour_db": colour_db,
+        "colour_bands": colour_bands,
+        "warp_low": warp_low,
+        "warp_high": warp_high,
+        "warp_order": warp_order,
+        "reequalise": reequalise,
+        "pivot_hz": pivot_hz,
+    }
+    for low, high in DRAWN_RANGES:
+        if settings[low] > settings[high]:
+            raise typer.BadParameter(f"must not exceed {_flag(high)}", param_hint=_flag(low))
     base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
-    anonymizer = anonymizer_for(
-        AnonymizationPolicy(
-            method=method.value,
-            alpha_low=alpha_low,
-            alpha_high=alpha_high,
-            shift_low=shift_low,
-            shift_high=shift_high,
-            colour_db=colour_db,
-            colour_bands=colour_bands,
-            warp_low=warp_low,
-            warp_high=warp_high,
-            warp_order=warp_order,
-            reequalise=reequalise,
-            pivot_hz=pivot_hz,
-        )
-    )
+    rules = AnonymizationPolicy.model_validate({"method": method.value, **settings})
+    anonymizer = anonymizer_for(rules)
     with _progress(len(entries) * draws, "anonymization") as advance, _audio_errors():
         result = task.evaluate_draws(
             entries,
@@ -301,17 +310,7 @@ def anonymization(
         "seed": seed,
         "draws": draws,
         "method": method.value,
-        "alpha_low": alpha_low,
-        "alpha_high": alpha_high,
-        "shift_low": shift_low,
-        "shift_high": shift_high,
-        "colour_db": colour_db,
-        "colour_bands": colour_bands,
-        "warp_low": warp_low,
-        "warp_high": warp_high,
-        "warp_order": warp_order,
-        "reequalise": reequalise,
-        "pivot_hz": pivot_hz,
+        **settings,
         "asr_model": asr_model.value,
         "attacker": attacker.value,
         "splits": splits,

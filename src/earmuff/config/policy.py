@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class PolicyError(ValueError):
@@ -89,6 +97,15 @@ class PiiPolicy(_Rules):
     bleep_padding_s: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
+DRAWN_RANGES = (
+    ("alpha_low", "alpha_high"),
+    ("shift_low", "shift_high"),
+    ("tilt_low_db", "tilt_high_db"),
+    ("warp_low", "warp_high"),
+)
+"""The anonymization settings that bound a range each item's value is drawn from."""
+
+
 class AnonymizationPolicy(_Rules):
     """``mcadams``: coefficient drawn per item from [alpha_low, alpha_high].
     ``eq-shift``: spectrum equalised (to a random tilt, and with ``colour_db`` above 0
@@ -122,6 +139,10 @@ class AnonymizationPolicy(_Rules):
     alpha_high: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
     shift_low: float = Field(default=1.1, ge=1.0, le=2.0, allow_inf_nan=False)
     shift_high: float = Field(default=1.25, ge=1.0, le=2.0, allow_inf_nan=False)
+    tilt_low_db: float = Field(default=-9.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+    tilt_high_db: float = Field(default=3.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+    """``eq-shift``'s line falls or rises by a slope drawn from [tilt_low_db, tilt_high_db]
+    dB per octave above 250 Hz: from muffled to thin."""
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
     colour_bands: int = Field(default=4, ge=1, le=16)
     """How many random resonances ``colour_db`` spreads over the band."""
@@ -138,6 +159,15 @@ class AnonymizationPolicy(_Rules):
     pivot_hz: float = Field(default=160.0, ge=0.0, le=400.0, allow_inf_nan=False)
     """``eq-shift``'s direction: 0 tosses a coin per item; a pitch in Hz sends voices
     below it up and voices above it down, towards the middle of the population."""
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> AnonymizationPolicy:
+        """A range drawn from must not end below where it starts: caught when the policy
+        is read, not when the pipeline first builds its anonymizer."""
+        for low, high in DRAWN_RANGES:
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} must not exceed {high}")
+        return self
 
     @property
     def reequalises(self) -> bool:

@@ -26,6 +26,8 @@ ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 
 BEFORE_DEFAULTS: dict[str, float | int | bool] = {
+    "tilt_low_db": -9.0,
+    "tilt_high_db": 3.0,
     "colour_db": 0.0,
     "colour_bands": 4,
     "pivot_hz": 0.0,
@@ -33,8 +35,9 @@ BEFORE_DEFAULTS: dict[str, float | int | bool] = {
     "reequalise": False,
 }
 """What a grid point gets unless it asks otherwise: every refinement off (colour, when
-asked for, in four bands; the formant warp at LPC order 20), so the grid measures the
-same points whatever the policy's defaults."""
+asked for, in four bands; the line's slope from -9 to +3 dB per octave; the formant
+warp at LPC order 20), so the grid measures the same points whatever the policy's
+defaults."""
 
 
 def point(method: str, **settings: float | int | bool) -> AnonymizationPolicy:
@@ -106,10 +109,13 @@ def label(rules: AnonymizationPolicy) -> str:
     bands = f" in {rules.colour_bands} bands" if rules.colour_bands != 4 else ""
     colour = f", colour {rules.colour_db:g} dB{bands}" if rules.colour_db else ""
     pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
+    slope = (rules.tilt_low_db, rules.tilt_high_db)
+    usual = (BEFORE_DEFAULTS["tilt_low_db"], BEFORE_DEFAULTS["tilt_high_db"])
+    tilt = f", tilt {slope[0]:g} to {slope[1]:g} dB" if slope != usual else ""
     order = f" at order {rules.warp_order}" if rules.warp_order != 20 else ""
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
-        "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{colour}{pivot}",
+        "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{tilt}{colour}{pivot}",
         "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}{order}",
     }
     used = ", ".join(settings[step] for step in rules.method.split("+"))

@@ -33,6 +33,8 @@ def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
     shift = ShiftAnonymizer(
         rules.shift_low,
         rules.shift_high,
+        tilt_low_db=rules.tilt_low_db,
+        tilt_high_db=rules.tilt_high_db,
         colour_db=rules.colour_db,
         colour_bands=rules.colour_bands,
         pivot_hz=rules.pivot_hz,
