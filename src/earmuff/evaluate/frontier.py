@@ -53,6 +53,7 @@ def pivoted(
     colour_bands: int = 4,
     warp_order: int = 20,
     reequalise: bool = False,
+    tilt: tuple[float, float] = (-9.0, 3.0),
 ) -> AnonymizationPolicy:
     """The default's family: eq-shift from 1.1 with random colour and the 160 Hz pitch
     pivot, then the formant warp; its points differ only in these settings."""
@@ -67,6 +68,8 @@ def pivoted(
         warp_high=warp_high,
         warp_order=warp_order,
         reequalise=reequalise,
+        tilt_low_db=tilt[0],
+        tilt_high_db=tilt[1],
     )
 
 
@@ -100,6 +103,11 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, reequalise=True),
     pivoted(shift_high=1.3, warp_low=0.03, warp_high=0.12, warp_order=24, reequalise=True),
     pivoted(shift_high=1.25, warp_low=0.03, warp_high=0.12, warp_order=24, reequalise=True),
+    *(
+        pivoted(1.25, 0.03, 0.12, warp_order=24, reequalise=True, tilt=tilt)
+        for tilt in ((-9.0, 6.0), (-12.0, 3.0), (-12.0, 6.0))
+    ),
+    pivoted(1.22, 0.03, 0.12, warp_order=24, reequalise=True, tilt=(-12.0, 3.0)),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
