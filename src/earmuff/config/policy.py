@@ -144,7 +144,7 @@ class AnonymizationPolicy(_Rules):
     """``eq-shift``'s line falls or rises by a slope drawn from [tilt_low_db, tilt_high_db]
     dB per octave above 250 Hz: from muffled to thin. The wider the range, the less two
     clips of one speaker share a line: on the development callers -9 to +6 instead of
-    -9 to +3 raised every EER by 0.7-1.2 points on three draws for about 0.2 points of
+    -9 to +3 raised every EER by 0.7-1.2 points on three draws for 0.2-0.4 points of
     WER."""
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
     colour_bands: int = Field(default=4, ge=1, le=16)

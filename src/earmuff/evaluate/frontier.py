@@ -25,9 +25,12 @@ from earmuff.evaluate.report import Progress, percent
 ATTACKS = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
 
 
+BEFORE_TILT = (-9.0, 3.0)
+"""The line's slope range, dB per octave, of every point measured before it was a setting."""
+
 BEFORE_DEFAULTS: dict[str, float | int | bool] = {
-    "tilt_low_db": -9.0,
-    "tilt_high_db": 3.0,
+    "tilt_low_db": BEFORE_TILT[0],
+    "tilt_high_db": BEFORE_TILT[1],
     "colour_db": 0.0,
     "colour_bands": 4,
     "pivot_hz": 0.0,
@@ -35,7 +38,7 @@ BEFORE_DEFAULTS: dict[str, float | int | bool] = {
     "reequalise": False,
 }
 """What a grid point gets unless it asks otherwise: every refinement off (colour, when
-asked for, in four bands; the line's slope from -9 to +3 dB per octave; the formant
+asked for, in four bands; the line's slope as before it was a setting; the formant
 warp at LPC order 20), so the grid measures the same points whatever the policy's
 defaults."""
 
@@ -53,7 +56,7 @@ def pivoted(
     colour_bands: int = 4,
     warp_order: int = 20,
     reequalise: bool = False,
-    tilt: tuple[float, float] = (-9.0, 3.0),
+    tilt: tuple[float, float] = BEFORE_TILT,
 ) -> AnonymizationPolicy:
     """The default's family: eq-shift from 1.1 with random colour and the 160 Hz pitch
     pivot, then the formant warp; its points differ only in these settings."""
@@ -118,8 +121,7 @@ def label(rules: AnonymizationPolicy) -> str:
     colour = f", colour {rules.colour_db:g} dB{bands}" if rules.colour_db else ""
     pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
     slope = (rules.tilt_low_db, rules.tilt_high_db)
-    usual = (BEFORE_DEFAULTS["tilt_low_db"], BEFORE_DEFAULTS["tilt_high_db"])
-    tilt = f", tilt {slope[0]:g} to {slope[1]:g} dB" if slope != usual else ""
+    tilt = f", tilt {slope[0]:g} to {slope[1]:g} dB" if slope != BEFORE_TILT else ""
     order = f" at order {rules.warp_order}" if rules.warp_order != 20 else ""
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
