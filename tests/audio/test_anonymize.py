@@ -117,9 +117,9 @@ def test_equalisation_gives_differently_coloured_clips_one_long_term_spectrum() 
     assert before > 20 and after < 0.5
 
 
-def bend_db(samples: np.ndarray, rate: int) -> float:
-    """How far a clip's long-term spectrum (250 Hz to 3.5 kHz, in 16 bands even in
-    octaves) strays from the straight line of a plain tilt: the colour's resonances."""
+def octave_bands_db(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """A clip's long-term spectrum from 250 Hz to 3.5 kHz in 16 bands even in octaves:
+    each band's place in octaves above 250 Hz, and its level in dB."""
     frames = samples[: len(samples) // 256 * 256].reshape(-1, 256) * np.hanning(256)
     power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)
     frequencies = np.fft.rfftfreq(256, 1.0 / rate)
@@ -131,8 +131,37 @@ def bend_db(samples: np.ndarray, rate: int) -> float:
             for lo, hi in pairwise(edges)
         ]
     )
+    return octaves, db
+
+
+def bend_db(samples: np.ndarray, rate: int) -> float:
+    """How far a clip's long-term spectrum strays from the straight line of a plain
+    tilt: the colour's resonances."""
+    octaves, db = octave_bands_db(samples, rate)
     line = np.polyval(np.polyfit(octaves, db, 1), octaves)
     return float(np.sqrt(np.mean((db - line) ** 2)))
+
+
+def slope_db(samples: np.ndarray, rate: int) -> float:
+    """The straight line's slope through a clip's long-term spectrum, dB per octave."""
+    octaves, db = octave_bands_db(samples, rate)
+    return float(np.polyfit(octaves, db, 1)[0])
+
+
+def test_the_line_slopes_by_a_tilt_drawn_from_its_range() -> None:
+    noise = (0.3 * np.random.default_rng(5).standard_normal(4 * 8_000)).astype(np.float32)
+    for tilt in (-6.0, 6.0):
+        fixed = ShiftAnonymizer(1.0, 1.0, tilt_low_db=tilt, tilt_high_db=tilt)
+        assert slope_db(fixed.anonymize(noise, 8_000, np.random.default_rng(0)), 8_000) == (
+            pytest.approx(tilt, abs=1.0)
+        )
+    ranged = ShiftAnonymizer(1.0, 1.0, tilt_low_db=-6.0, tilt_high_db=6.0)
+    slopes = [
+        slope_db(ranged.anonymize(noise, 8_000, np.random.default_rng(seed)), 8_000)
+        for seed in range(12)
+    ]
+    assert min(slopes) > -7.0 and max(slopes) < 7.0
+    assert max(slopes) - min(slopes) > 6.0, "each clip its own line"
 
 
 def test_colour_bends_each_clips_spectrum_its_own_way() -> None:
