@@ -117,12 +117,14 @@ GRID: tuple[AnonymizationPolicy, ...] = (
 
 def label(rules: AnonymizationPolicy) -> str:
     """A point's name: the method and only the settings it uses."""
-    bands = f" in {rules.colour_bands} bands" if rules.colour_bands != 4 else ""
+    usual_bands = rules.colour_bands == BEFORE_DEFAULTS["colour_bands"]
+    bands = "" if usual_bands else f" in {rules.colour_bands} bands"
     colour = f", colour {rules.colour_db:g} dB{bands}" if rules.colour_db else ""
     pivot = f", pivot {rules.pivot_hz:g} Hz" if rules.pivot_hz else ""
     slope = (rules.tilt_low_db, rules.tilt_high_db)
     tilt = f", tilt {slope[0]:g} to {slope[1]:g} dB" if slope != BEFORE_TILT else ""
-    order = f" at order {rules.warp_order}" if rules.warp_order != 20 else ""
+    usual_order = rules.warp_order == BEFORE_DEFAULTS["warp_order"]
+    order = "" if usual_order else f" at order {rules.warp_order}"
     settings = {
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
         "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{tilt}{colour}{pivot}",
