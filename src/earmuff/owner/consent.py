@@ -20,7 +20,7 @@ from earmuff.config import Policy
 from earmuff.owner.disclosure import Disclosure, remember
 from earmuff.owner.erasure import Erasure, chunks, erase_review_items
 from earmuff.owner.history import keep_history
-from earmuff.pipeline.stage import artifact_key
+from earmuff.pipeline.stage import STAGE_ORDER, artifact_key
 from earmuff.store import Store
 from earmuff.store.consent import Choice, lock_account, record_consent
 from earmuff.store.models import (
@@ -35,8 +35,6 @@ from earmuff.store.models import (
     utcnow,
 )
 from earmuff.store.vault import index_untagged, items_of_account, items_of_recordings
-
-LAST_STAGE = "review_item"
 
 
 class ConsentError(ValueError):
@@ -250,7 +248,7 @@ def _stop_review_work(session: Session, store: Store, account_id: str, erasure: 
     """Drop what was made only for review (transcripts, disguised audio) of finished
     recordings; an unfinished one is stopped by the review-item stage's own check."""
     finished = select(RecordingStage.recording_id).where(
-        ((RecordingStage.stage == LAST_STAGE) & (RecordingStage.status == "done"))
+        ((RecordingStage.stage == STAGE_ORDER[-1]) & (RecordingStage.status == "done"))
         | (RecordingStage.status == "stopped")
     )
     rows = session.execute(

@@ -30,7 +30,7 @@ from earmuff.owner.history import (
     unfinished_listens,
 )
 from earmuff.owner.retention import retention_label
-from earmuff.pipeline.stage import RecordingFacts, Work
+from earmuff.pipeline.stage import STAGE_ORDER, RecordingFacts, Work
 from earmuff.pipeline.transcribe import TRANSCRIPT
 from earmuff.store import Store
 from earmuff.store.crypto import CryptoError
@@ -54,16 +54,6 @@ ROLE_WORDS = {
     "privacy_officer": "a privacy officer",
     "admin": "an administrator",
 }
-STAGE_ORDER = (
-    "consent",
-    "wake",
-    "sample",
-    "transcribe",
-    "pii",
-    "anonymize",
-    "screen",
-    "review_item",
-)
 DECISION_WORDS = {
     ("consent", "consented"): "Review allowed by your choice at the time",
     ("consent", "no_consent"): "Not eligible for review: you had not said yes",

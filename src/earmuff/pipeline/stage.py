@@ -20,6 +20,20 @@ from earmuff.store.crypto import blob_context, seal, unseal
 from earmuff.store.models import Recording
 from earmuff.store.recordings import open_recording_key
 
+STAGE_ORDER = (
+    "consent",
+    "wake",
+    "sample",
+    "transcribe",
+    "pii",
+    "anonymize",
+    "screen",
+    "review_item",
+)
+"""The stages' names in the order they run. Declared here, beside what a stage is, so
+that the owner's pages and queries can follow the order without importing the
+pipeline's models (Presidio, Whisper); ``pipeline.build.stages`` is checked against it."""
+
 
 @dataclass(frozen=True)
 class Outcome:
