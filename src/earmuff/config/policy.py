@@ -124,13 +124,14 @@ class AnonymizationPolicy(_Rules):
     its line's slope drawn from -9 to +6 dB per octave, then the formant warp at LPC order
     24, its size drawn from a wide range (0.03-0.12) so that two clips of one speaker
     rarely get the same formants, then the drawn line again. Drawn three times (``eval
-    anonymization --draws 3``) it gave mean EERs of 35.5 / 35.6 / 31.5 % for 8.45 points
-    of tiny.en's WER: every privacy target met, the WER 0.45 points over its limit (+8).
+    anonymization --draws 3``) it gave mean EERs of 35.5 / 35.6 / 31.5 % for 8.66 points
+    of tiny.en's WER: every privacy target met, the WER 0.66 points over its limit (+8).
     With the slope from -9 to +3 the same chain gave 34.8 / 34.4 / 30.6 % for +8.0-8.3;
-    from -12 to +3 with shifts up to 1.22, 34.5 / 37.0 / 31.3 % for +7.9 (the WER met,
-    the ignorant attacker 0.5 short). A speaker's clips all move the same way, which the
-    informed attackers, who know the method, exploit. See the README's voice
-    anonymization section."""
+    from -12 to +3 with shifts up to 1.22, 34.5 / 37.0 / 31.3 % for +7.9 in one run and
+    +9.3 in another (Whisper's fallback sampling: a WER gap of a point between two
+    settings is noise). A speaker's clips all move the same way, which the informed
+    attackers, who know the method, exploit. See the README's voice anonymization
+    section."""
 
     method: Literal[
         "mcadams", "eq-shift", "formant-warp", "eq-shift+mcadams", "eq-shift+formant-warp"
