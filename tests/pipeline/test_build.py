@@ -18,3 +18,11 @@ def test_building_the_stages_loads_no_model() -> None:
     models = Models(Policy())
     stages(models)
     assert not {"transcriber", "wake_verifier", "pii_detector"} & set(vars(models))
+
+
+def test_the_pipeline_hears_with_the_policy_s_voice_activity_setting() -> None:
+    """The transcript decides what is bleeped, so the policy's ``[asr] vad`` must reach
+    the recogniser that makes it (the wake check hears its three seconds whole)."""
+    cutting = Models(Policy.model_validate({"asr": {"model": "tiny.en"}}))
+    whole = Models(Policy.model_validate({"asr": {"model": "tiny.en", "vad": False}}))
+    assert (cutting.transcriber.vad, whole.transcriber.vad) == (True, False)

@@ -42,6 +42,7 @@ class Hears:
         rate: int,
         max_seconds: float | None = None,
         hotwords: str | None = None,
+        vad: bool | None = None,
     ) -> Transcription:
         self.hotwords.append(hotwords)
         words = tuple(TimedWord(w, 0.0, 0.1, 0.9) for w in self.text.split())

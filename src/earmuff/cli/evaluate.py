@@ -111,6 +111,12 @@ FilterOption = Annotated[
     typer.Option("--filter", help="Only clips whose audio_filepath matches this regex"),
 ]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="CPU threads for Whisper")]
+VadOption = Annotated[
+    bool,
+    typer.Option(
+        "--vad/--no-vad", help="Cut silence out before Whisper hears a clip, as the pipeline does"
+    ),
+]
 
 
 @app.command()
@@ -160,15 +166,16 @@ def asr(
     pattern: FilterOption = None,
     model: Annotated[AsrModel, typer.Option(help="Whisper model")] = AsrModel(DEFAULT_MODEL),
     threads: ThreadsOption = 2,
+    vad: VadOption = DEFAULTS.asr.vad,
 ) -> None:
     """Speech recognition: word error rate against the manifest's transcripts, and speed."""
     from earmuff.evaluate import asr as task
 
     base, entries = _entries(manifest, root, ("text",), pattern, limit)
-    transcriber = task.evaluation_transcriber(model.value, threads)
+    transcriber = task.evaluation_transcriber(model.value, threads, vad)
     with _progress(len(entries), f"asr {model.value}") as advance, _audio_errors():
         result = task.evaluate_asr(entries, transcriber, advance)
-    options = {"model": model.value, "filter": pattern}
+    options = {"model": model.value, "filter": pattern, "vad": vad}
     _finish("asr", manifest, base, options, result, json_out, task.summary_lines(result))
 
 
@@ -184,6 +191,7 @@ def pii(
         float, typer.Option(min=0.0, max=1.0, help="Seconds of bleep around each PII word")
     ] = DEFAULTS.pii.bleep_padding_s,
     threads: ThreadsOption = 2,
+    vad: VadOption = DEFAULTS.asr.vad,
 ) -> None:
     """PII redaction: recall of the masked transcript, residue in the bleeped audio."""
     from earmuff.evaluate import pii as task
@@ -193,10 +201,10 @@ def pii(
 
     base, entries = _entries(manifest, root, ("text", "pii"), pattern, limit)
     detector = PiiDetector(DEFAULTS.pii.types, common_words(model.value))
-    models = task.PiiModels(evaluation_transcriber(model.value, threads), detector)
+    models = task.PiiModels(evaluation_transcriber(model.value, threads, vad), detector)
     with _progress(len(entries), f"pii {model.value}") as advance, _audio_errors():
         result = task.evaluate_pii(entries, models, pad, advance)
-    options = {"model": model.value, "pad_s": pad, "filter": pattern}
+    options = {"model": model.value, "pad_s": pad, "filter": pattern, "vad": vad}
     _finish("pii", manifest, base, options, result, json_out, task.summary_lines(result))
 
 

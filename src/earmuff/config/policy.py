@@ -79,6 +79,11 @@ class WakePolicy(_Rules):
 
 class AsrPolicy(_Rules):
     model: Literal["tiny.en", "base"] = "base"
+    vad: bool = True
+    """Cut silence out before Whisper hears a recording (see
+    :class:`earmuff.speech.asr.Transcriber`): Whisper invents words in silence, and on
+    the development PII clips one invention stood in for a phone number that then went
+    unbleeped."""
 
 
 class PiiPolicy(_Rules):

@@ -23,10 +23,15 @@ EVALUATION_SEED = 0
 """The seed of Whisper's sampler in every measurement (see :class:`Transcriber`)."""
 
 
-def evaluation_transcriber(model: str, threads: int = 2) -> Transcriber:
+def evaluation_transcriber(model: str, threads: int = 2, vad: bool = False) -> Transcriber:
     """The Whisper model every ``earmuff eval`` task transcribes with: its temperature
-    fallback seeded, so that running a measurement again gives the same figures."""
-    return Transcriber(model, cpu_threads=threads, sampling_seed=EVALUATION_SEED)
+    fallback seeded, so that running a measurement again gives the same figures.
+
+    ``vad`` as the pipeline sets it where a task measures the pipeline's own hearing
+    (asr, pii); the anonymization task leaves it off, since it measures what the
+    anonymized audio still says, and Silero judges some of that audio not to be speech
+    at all."""
+    return Transcriber(model, cpu_threads=threads, sampling_seed=EVALUATION_SEED, vad=vad)
 
 
 @dataclass(frozen=True)

