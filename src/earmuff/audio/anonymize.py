@@ -448,11 +448,10 @@ def _istft(spectrum: np.ndarray, window: np.ndarray, length: int) -> np.ndarray:
     n_fft = len(window)
     hop = n_fft // 4
     frames = np.fft.irfft(spectrum, n_fft, axis=1) * window
-    places = np.arange(n_fft)[None, :] + hop * np.arange(len(frames))[:, None]
-    out = np.zeros(hop * (len(frames) - 1) + n_fft)
-    weight = np.zeros_like(out)
-    np.add.at(out, places, frames)
-    np.add.at(weight, places, np.broadcast_to(window**2, frames.shape))
+    places = (np.arange(n_fft)[None, :] + hop * np.arange(len(frames))[:, None]).ravel()
+    size = hop * (len(frames) - 1) + n_fft
+    out = np.bincount(places, weights=frames.ravel(), minlength=size)
+    weight = np.bincount(places, weights=np.tile(window**2, len(frames)), minlength=size)
     return out[n_fft : n_fft + length] / np.maximum(weight[n_fft : n_fft + length], 1e-8)
 
 
