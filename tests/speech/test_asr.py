@@ -34,9 +34,12 @@ def test_the_version_says_whether_silence_is_cut(cutting: Transcriber) -> None:
     assert cutting.version.endswith("int8, Silero VAD)")
 
 
-def test_silence_alone_gives_no_words(cutting: Transcriber) -> None:
-    heard = cutting.transcribe(np.zeros(5 * 16_000, dtype=np.float32), 16_000)
-    assert heard.words == ()
+def test_silence_alone_gives_no_words_where_whisper_alone_invents_one(
+    cutting: Transcriber,
+) -> None:
+    silence = np.zeros(5 * 16_000, dtype=np.float32)
+    assert cutting.transcribe(silence, 16_000).words == ()
+    assert cutting.transcribe(silence, 16_000, vad=False).words
 
 
 def test_words_after_cut_silence_keep_their_times_in_the_recording(
