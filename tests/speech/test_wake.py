@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,6 +84,19 @@ def test_edit_distance() -> None:
     assert edit_distance("", "abc") == 3
 
 
+def library_model() -> Any:
+    """openWakeWord's own streaming model, as the library's examples build it."""
+    from openwakeword.model import Model
+
+    folder = package_folder("openwakeword", "resources", "models")
+    return Model(
+        wakeword_models=[str(folder / "alexa_v0.1.onnx")],
+        inference_framework="onnx",
+        melspec_model_path=str(folder / "melspectrogram.onnx"),
+        embedding_model_path=str(folder / "embedding_model.onnx"),
+    )
+
+
 def test_real_wake_words_score_high_and_coffee_orders_low(corpus: Path) -> None:
     detector = OpenWakeWordDetector()
     limits = IngestLimits()
@@ -97,16 +111,8 @@ def test_real_wake_words_score_high_and_coffee_orders_low(corpus: Path) -> None:
 def test_scores_equal_the_librarys_own_padded_streaming(corpus: Path) -> None:
     """The detector restores the state silence leaves instead of streaming two seconds
     of it before every clip: the scores must be openWakeWord's, clip for clip."""
-    from openwakeword.model import Model
-
     detector = OpenWakeWordDetector()
-    folder = package_folder("openwakeword", "resources", "models")
-    reference = Model(
-        wakeword_models=[str(folder / "alexa_v0.1.onnx")],
-        inference_framework="onnx",
-        melspec_model_path=str(folder / "melspectrogram.onnx"),
-        embedding_model_path=str(folder / "embedding_model.onnx"),
-    )
+    reference = library_model()
     every = read_manifest(corpus / "manifests" / "wake.jsonl", corpus)
     wakes = [entry for entry in every if entry.label == "wake"][:6]
     others = [entry for entry in every if entry.label == "other"][:6]
@@ -123,6 +129,19 @@ def test_scores_equal_the_librarys_own_padded_streaming(corpus: Path) -> None:
         scores.append(detector.score(head, rate, "alexa").score)
         assert scores[-1] == pytest.approx(expected, abs=1e-4), entry.audio_filepath
     assert any(0.1 < score < 0.9 for score in scores), "a clip between the thresholds"
+
+
+def test_silence_and_nothing_score_as_the_library_scores_silence() -> None:
+    """Windows of pure silence are not sent to the embedding model again: their scores
+    must still be the library's."""
+    reference = library_model()
+    reference.predict_clip(np.zeros(4 * 16_000, dtype=np.int16), padding=0)
+    reference.reset()
+    frames = reference.predict_clip(np.zeros(5 * 16_000, dtype=np.int16), padding=0)
+    expected = max(float(frame["alexa_v0.1"]) for frame in frames)
+    detector = OpenWakeWordDetector()
+    for silence in (np.zeros(3 * 16_000, dtype=np.float32), np.zeros(0, dtype=np.float32)):
+        assert detector.score(silence, 16_000, "alexa").score == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_wake_word_cut_off_by_the_end_of_the_clip_still_scores_as_a_wake(
