@@ -15,6 +15,7 @@ from earmuff.audio.anonymize import (
     ShiftAnonymizer,
     _all_pole_rows,
     _eigvals,
+    _overlap_add,
     bilinear_warp,
     equalise_spectrum,
     lpc,
@@ -366,3 +367,14 @@ def test_the_poles_split_over_threads_are_numpys_own() -> None:
     matrices = rng.standard_normal((500, 24, 24))
     assert np.array_equal(_eigvals(matrices), np.linalg.eigvals(matrices))
     assert np.array_equal(_eigvals(matrices[:3]), np.linalg.eigvals(matrices[:3]))
+
+
+@pytest.mark.parametrize(("size", "hop"), [(8, 2), (8, 4), (10, 4)])
+def test_overlap_add_sums_the_rows_laid_a_hop_apart(size: int, hop: int) -> None:
+    frames = np.random.default_rng(5).standard_normal((7, size))
+    expected = np.zeros(hop * 6 + size)
+    for row, frame in enumerate(frames):
+        expected[row * hop : row * hop + size] += frame
+    summed = _overlap_add(frames, hop)
+    assert np.allclose(summed[: len(expected)], expected, rtol=0, atol=1e-12)
+    assert not summed[len(expected) :].any()

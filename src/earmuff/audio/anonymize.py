@@ -111,9 +111,7 @@ def warp_formants(
     a = lpc(frames, order)
     residual = _fir_rows(a, frames)
     warped = _warp_poles(a, warp)
-    synthesised = _all_pole_rows(warped, residual) * window
-    places = (np.arange(frame)[None, :] + hop * np.arange(len(frames))[:, None]).ravel()
-    out = np.bincount(places, weights=synthesised.ravel(), minlength=len(padded))
+    out = _overlap_add(_all_pole_rows(warped, residual) * window, hop)
     result = out[frame : frame + len(samples)]
     peak_in, peak_out = np.max(np.abs(samples)), np.max(np.abs(result))
     if peak_out > 0:
@@ -478,11 +476,28 @@ def _istft(spectrum: np.ndarray, window: np.ndarray, length: int) -> np.ndarray:
     n_fft = len(window)
     hop = n_fft // 4
     frames = np.fft.irfft(spectrum, n_fft, axis=1) * window
-    places = (np.arange(n_fft)[None, :] + hop * np.arange(len(frames))[:, None]).ravel()
-    size = hop * (len(frames) - 1) + n_fft
-    out = np.bincount(places, weights=frames.ravel(), minlength=size)
-    weight = np.bincount(places, weights=np.tile(window**2, len(frames)), minlength=size)
-    return out[n_fft : n_fft + length] / np.maximum(weight[n_fft : n_fft + length], 1e-8)
+    out = _overlap_add(frames, hop)
+    weight = _overlap_add(np.broadcast_to(window**2, frames.shape), hop)
+    kept = slice(n_fft, n_fft + length)
+    return np.asarray(out[kept] / np.maximum(weight[kept], 1e-8))
+
+
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """The rows laid ``hop`` samples apart and summed.
+
+    Cut into hop-long pieces, a row's piece ``j`` lands on the output's block ``row +
+    j``: one vector addition per piece position (two, or four) instead of one scalar
+    addition per sample.
+    """
+    count, size = frames.shape
+    pieces = -(-size // hop)
+    if pieces * hop != size:
+        frames = np.pad(frames, ((0, 0), (0, pieces * hop - size)))
+    blocks = frames.reshape(count, pieces, hop)
+    out = np.zeros((count + pieces - 1, hop))
+    for piece in range(pieces):
+        out[piece : piece + count] += blocks[:, piece]
+    return out.ravel()
 
 
 def _match_peak(result: np.ndarray, reference: Samples) -> Samples:
