@@ -108,10 +108,9 @@ def warp_formants(
     window = np.sqrt(np.hanning(frame + 1)[:-1])  # analysis x synthesis = Hann: sums to 1
     padded = np.pad(samples.astype(np.float64), (frame, frame + hop))
     frames = sliding_window_view(padded, frame)[::hop] * window
-    a = lpc(frames, order)
-    residual = _fir_rows(a, frames)
-    warped = _warp_poles(a, warp)
-    out = _overlap_add(_all_pole_rows(warped, residual) * window, hop)
+    out = _overlap_add(
+        _by_rows(lambda rows: _resynthesise(rows, warp, order), frames) * window, hop
+    )
     result = out[frame : frame + len(samples)]
     peak_in, peak_out = np.max(np.abs(samples)), np.max(np.abs(result))
     if peak_out > 0:
@@ -158,18 +157,25 @@ def _all_pole_rows(a: np.ndarray, excitation: np.ndarray) -> np.ndarray:
     return out[:, order:]
 
 
-def _eigvals(matrices: np.ndarray) -> np.ndarray:
-    """``np.linalg.eigvals`` of a stack, split over the machine's cores.
+def _resynthesise(frames: np.ndarray, warp: AngleWarp, order: int) -> np.ndarray:
+    """Each frame through its own LPC filter with warped poles, driven by its own residual."""
+    a = lpc(frames, order)
+    return _all_pole_rows(_warp_poles(a, warp), _fir_rows(a, frames))
 
-    The poles of a hundred filters a second are the costliest step of the formant
-    warp; LAPACK works on one small matrix at a time, and NumPy lets go of the
-    interpreter while it does, so threads divide the time.
+
+def _by_rows(work: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """``work(rows)``, its rows shared out over the machine's cores.
+
+    Every frame of the formant warp is worked on alone, and the costliest steps (the
+    poles of a hundred filters a second, the FFTs) run in NumPy and LAPACK without
+    holding the interpreter, so threads divide the time; each row's numbers are the
+    same however the rows are grouped.
     """
-    parts = np.array_split(matrices, min(os.cpu_count() or 1, max(1, len(matrices) // 64)))
-    if len(parts) == 1:
-        return np.linalg.eigvals(matrices)
-    with ThreadPoolExecutor(len(parts)) as pool:
-        return np.concatenate(list(pool.map(np.linalg.eigvals, parts)))
+    parts = min(os.cpu_count() or 1, max(1, len(rows) // 64))
+    if parts == 1:
+        return work(rows)
+    with ThreadPoolExecutor(parts) as pool:
+        return np.concatenate(list(pool.map(work, np.array_split(rows, parts))))
 
 
 def _warp_poles(a: np.ndarray, warp: AngleWarp) -> np.ndarray:
@@ -178,7 +184,7 @@ def _warp_poles(a: np.ndarray, warp: AngleWarp) -> np.ndarray:
     companion = np.zeros((len(a), order, order))
     companion[:, 0, :] = -a[:, 1:]
     companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
-    poles = _eigvals(companion)
+    poles = np.linalg.eigvals(companion)
     angles = np.angle(poles)
     complex_pole = np.abs(poles.imag) > 1e-10
     moved = np.clip(warp(np.abs(angles)), 0.0, np.pi)
