@@ -7,8 +7,9 @@ from its own residual through the warped filter. A new ``alpha`` is drawn for ev
 item, so two clips of one speaker do not share a voice either.
 
 Everything is vectorised across frames (LPC by Levinson-Durbin over the whole frame
-matrix, poles as eigenvalues of stacked companion matrices); only the all-pole
-synthesis filter runs frame by frame, in C.
+matrix, poles as eigenvalues of stacked companion matrices, the all-pole synthesis one
+sample step at a time for every frame at once), and the frames are shared out over the
+machine's cores.
 
 ``ShiftAnonymizer`` works differently: it first equalises the clip's long-term spectrum
 to a target whose tilt is drawn per clip, which takes away the handset's and the vocal
