@@ -125,7 +125,7 @@ class OpenWakeWordDetector:
 
     The library scores a clip by streaming it in 80 ms chunks, three model calls per
     chunk (spectrogram, embedding, classifier): 186 calls for a three-second check, whose
-    cost was half of the wake stage's time. ``score`` computes the same numbers with
+    cost was most of the wake stage's time. ``score`` computes the same numbers with
     one embedding call for the whole clip, on ``threads`` cores (the library runs its
     models on one), skipping the windows of pure silence. The spectrogram model (which
     floors its output relative to the loudest value in its whole input, so chunks sent
