@@ -109,8 +109,9 @@ def test_real_wake_words_score_high_and_coffee_orders_low(corpus: Path) -> None:
 
 
 def test_scores_equal_the_librarys_own_padded_streaming(corpus: Path) -> None:
-    """The detector restores the state silence leaves instead of streaming two seconds
-    of it before every clip: the scores must be openWakeWord's, clip for clip."""
+    """The detector starts every clip from the state silence leaves, and computes the
+    library's windows from the whole clip at once instead of streaming it chunk by
+    chunk: the scores must be openWakeWord's, clip for clip."""
     detector = OpenWakeWordDetector()
     reference = library_model()
     every = read_manifest(corpus / "manifests" / "wake.jsonl", corpus)
