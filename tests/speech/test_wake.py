@@ -142,7 +142,7 @@ def test_silence_and_nothing_score_as_the_library_scores_silence() -> None:
     expected = max(float(frame["alexa_v0.1"]) for frame in frames)
     detector = OpenWakeWordDetector()
     for silence in (np.zeros(3 * 16_000, dtype=np.float32), np.zeros(0, dtype=np.float32)):
-        assert detector.score(silence, 16_000, "alexa").score == pytest.approx(expected, abs=1e-6)
+        assert detector.score(silence, 16_000, "alexa").score == pytest.approx(expected, rel=1e-3)
 
 
 def test_a_wake_word_cut_off_by_the_end_of_the_clip_still_scores_as_a_wake(

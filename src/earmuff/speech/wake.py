@@ -127,11 +127,12 @@ class OpenWakeWordDetector:
     chunk (spectrogram, embedding, classifier): 186 calls for a three-second check, whose
     cost was most of the wake stage's time. ``score`` computes the same numbers with
     one embedding call for the whole clip, on ``threads`` cores (the library runs its
-    models on one), skipping the windows of pure silence. The spectrogram model (which
-    floors its output relative to the loudest value in its whole input, so chunks sent
-    together would change each other's numbers) and the classifier (whose input has a
-    fixed batch of one) still run per chunk. Nothing is kept from one clip to the
-    next, so threads may score clips at once.
+    models on one; its embedding session is replaced by one that uses more), skipping
+    the windows of pure silence. The spectrogram model (which floors its output relative
+    to the loudest value in its whole input, so chunks sent together would change each
+    other's numbers) and the classifier (whose input has a fixed batch of one) still run
+    per chunk. Nothing is kept from one clip to the next, so threads may score clips at
+    once.
     """
 
     name = "openwakeword-0.5.1"
@@ -151,12 +152,12 @@ class OpenWakeWordDetector:
             melspec_model_path=str(features["melspectrogram.onnx"]),
             embedding_model_path=str(features["embedding_model.onnx"]),
         )
-        self._model.predict_clip(np.zeros(SILENCE_LEAD * 16_000, dtype=np.int16), padding=0)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
-        self._embedding = onnxruntime.InferenceSession(
+        self._model.preprocessor.embedding_model = onnxruntime.InferenceSession(
             str(features["embedding_model.onnx"]), options, providers=["CPUExecutionProvider"]
         )
+        self._model.predict_clip(np.zeros(SILENCE_LEAD * 16_000, dtype=np.int16), padding=0)
         widest = max(self._model.model_inputs.values())
         self._silence = _Context.of(self._model.preprocessor, widest)
 
@@ -212,7 +213,7 @@ class OpenWakeWordDetector:
         embedded = np.tile(context.features[-1], (chunks, 1))
         if fresh.any():
             batch = np.ascontiguousarray(windows[fresh].transpose(0, 2, 1)[..., None])
-            found = self._embedding.run(None, {"input_1": batch})[0]
+            found = preprocessor.embedding_model.run(None, {"input_1": batch})[0]
             embedded[fresh] = found.reshape(len(batch), -1)
         features = np.concatenate([context.features, embedded])
         classify = self._model.model_prediction_function[label]
