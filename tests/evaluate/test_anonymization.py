@@ -309,3 +309,21 @@ def test_the_originals_are_heard_before_any_anonymized_clip(tmp_path: Path) -> N
     result = evaluate_anonymization(entries, _Halving(), wer_filter=None, splits=1, cache=cache)
     assert transcriber.order == ["original"] * 18 + ["anonymized"] * 18
     assert result["wer_original"] == result["wer_anonymized"] == 0.0
+
+
+def test_clips_cut_from_one_file_are_measured_apart(tmp_path: Path) -> None:
+    """The cache keys on the clip, not its file: the LibriSpeech readers' held-out set
+    is three parts of one utterance per reader."""
+    path = tmp_path / "reader.wav"
+    phase = np.arange(24_000) / 8_000
+    pitch = np.repeat([220.0, 330.0, 440.0], 8_000)
+    sf.write(path, 0.8 * np.sin(2 * np.pi * pitch * phase), 8_000)
+    entries = [
+        ManifestEntry(part, path.name, path, 1.0, speaker="reader", offset=float(part))
+        for part in range(3)
+    ]
+    cache = EvaluationCache(encoder=_PitchEmbedder())
+    evaluate_anonymization(entries, _Halving(), wer_filter=None, splits=1, cache=cache)
+    assert len(cache.embeddings) == 3
+    peaks = {int(np.argmax(vector)) for vector in cache.embeddings.values()}
+    assert peaks == {220 % 64, 330 % 64, 440 % 64}, "each part heard on its own"

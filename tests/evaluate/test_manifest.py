@@ -11,10 +11,12 @@ import pytest
 import soundfile as sf
 
 from earmuff.evaluate.manifest import (
+    AudioLoadError,
     ManifestError,
     PiiItem,
     default_root,
     load_audio,
+    load_entry,
     read_manifest,
 )
 from tests.audio_samples import tone, wav
@@ -105,6 +107,9 @@ def test_filter_and_limit_choose_clips_and_blank_lines_are_skipped(corpus_dir: P
             "each pii item needs",
         ),
         ({"audio_filepath": "clips/nope.wav", "duration": 1, "text": "x"}, "does not exist"),
+        ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": -1}, "offset"),
+        ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": "2"}, "offset"),
+        ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": True}, "offset"),
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
     ],
@@ -145,3 +150,36 @@ def test_headerless_mu_law_and_wav_load_through_one_function(tmp_path: Path) -> 
     (tmp_path / "clip.wav").write_bytes(wav(0.25, 16_000))
     decoded, rate = load_audio(tmp_path / "clip.wav")
     assert (rate, len(decoded)) == (16_000, 4_000)
+
+
+def test_an_offset_cuts_its_part_of_the_file_without_a_copy(tmp_path: Path) -> None:
+    """NeMo's convention: several clips of one long recording, told apart in reports
+    and caches by where they start."""
+    low, high = tone(1.0, 8_000, seed=0), tone(1.0, 8_000, seed=1)
+    sf.write(tmp_path / "long.wav", np.concatenate([low, high]), 8_000, subtype="FLOAT")
+    manifest = write_manifest(
+        tmp_path,
+        [
+            {"audio_filepath": "long.wav", "duration": 2.0},
+            {"audio_filepath": "long.wav", "duration": 1.0, "offset": 0},
+            {"audio_filepath": "long.wav", "duration": 0.5, "offset": 1.25},
+        ],
+    )
+    whole, first, part = read_manifest(manifest)
+    assert (whole.offset, first.offset, part.offset) == (None, 0.0, 1.25)
+    assert [e.name for e in (whole, first, part)] == ["long.wav", "long.wav@0", "long.wav@1.25"]
+    assert len({whole.key, first.key, part.key}) == 3
+    samples, rate = load_entry(part)
+    assert (rate, len(samples)) == (8_000, 4_000)
+    assert np.allclose(samples, high[2_000:6_000], atol=1e-6)
+    assert len(load_entry(whole)[0]) == 16_000
+
+
+def test_an_offset_past_the_end_is_an_audio_error(tmp_path: Path) -> None:
+    (tmp_path / "short.wav").write_bytes(wav(0.5))
+    manifest = write_manifest(
+        tmp_path, [{"audio_filepath": "short.wav", "duration": 1.0, "offset": 0.5}]
+    )
+    [entry] = read_manifest(manifest)
+    with pytest.raises(AudioLoadError, match=r"offset 0\.5 s is past the end"):
+        load_entry(entry)

@@ -112,11 +112,7 @@ def warp_formants(
     out = _overlap_add(
         _by_rows(lambda rows: _resynthesise(rows, warp, order), frames) * window, hop
     )
-    result = out[frame : frame + len(samples)]
-    peak_in, peak_out = np.max(np.abs(samples)), np.max(np.abs(result))
-    if peak_out > 0:
-        result *= min(peak_in / peak_out, 1.0 / peak_out)
-    return result.astype(np.float32)
+    return _match_peak(out[frame : frame + len(samples)], samples)
 
 
 def lpc(frames: np.ndarray, order: int) -> np.ndarray:

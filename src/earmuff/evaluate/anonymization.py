@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from earmuff.audio.anonymize import Anonymizer, Samples
-from earmuff.evaluate.manifest import ManifestEntry, load_audio
+from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, percent, real_time_factor
 from earmuff.speech.asr import to_16k
 from earmuff.speech.integrity import package_folder, verify_files
@@ -416,11 +416,11 @@ def measure_clip(
     when ``asr_model`` is given."""
     if entry.speaker is None:
         raise ValueError(f"{entry.audio_filepath}: the anonymization evaluation needs a speaker")
-    samples, rate = load_audio(entry.path)
+    samples, rate = load_entry(entry)
     started = time.perf_counter()
     anonymized = anonymizer.anonymize(samples, rate, rng)
     seconds = time.perf_counter() - started
-    key = str(entry.path)
+    key = entry.key
     clip = Clip(
         entry=entry,
         speaker=entry.speaker,
@@ -455,9 +455,9 @@ def hear_originals(
     and the seed (17.6 % there). A sweep that shares ``cache`` reads each clip for this
     once, at its first point."""
     for entry in entries:
-        key = str(entry.path)
+        key = entry.key
         if (asr_model, key) not in cache.transcripts:
-            samples, rate = load_audio(entry.path)
+            samples, rate = load_entry(entry)
             cache.original_transcript(asr_model, key, samples, rate)
 
 

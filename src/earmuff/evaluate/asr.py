@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from earmuff.evaluate.manifest import ManifestEntry, load_audio
+from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, percent, real_time_factor
 from earmuff.speech.asr import Transcriber
 from earmuff.speech.text import EditCounts, align, normalise, word_error_rate
@@ -46,7 +46,7 @@ class AsrItem:
 
 
 def transcribe_item(transcriber: Transcriber, entry: ManifestEntry) -> AsrItem:
-    samples, rate = load_audio(entry.path)
+    samples, rate = load_entry(entry)
     started = time.perf_counter()
     heard = transcriber.transcribe(samples, rate)
     seconds = time.perf_counter() - started
@@ -88,7 +88,7 @@ def pooled(items: Sequence[AsrItem]) -> dict[str, Any]:
 
 def item_record(item: AsrItem) -> dict[str, Any]:
     return {
-        "file": item.entry.audio_filepath,
+        "file": item.entry.name,
         "source": item.entry.source,
         "reference": item.entry.text,
         "hypothesis": item.hypothesis,

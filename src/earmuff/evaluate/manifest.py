@@ -5,6 +5,11 @@ absolute), ``duration``, and what a task needs: ``label`` (``wake``/``other``),
 ``text``, ``pii`` (a list of ``{"type", "text"}``), ``speaker``, ``source``. Every line
 is checked before any model runs, so a typo fails in a second with its line number
 instead of halfway through an hour of audio.
+
+A line with an ``offset`` (NeMo's convention) is the part of its file that starts that
+many seconds in and lasts ``duration``: several clips can be cut from one long
+recording without cutting it into files, which for a household's own audio would mean
+plaintext copies on disk.
 """
 
 from __future__ import annotations
@@ -57,6 +62,21 @@ class ManifestEntry:
     pii: tuple[PiiItem, ...] = ()
     speaker: str | None = None
     source: str | None = None
+    offset: float | None = None
+
+    @property
+    def name(self) -> str:
+        """How reports name the clip: its file, and where in it a cut clip starts."""
+        return _at(self.audio_filepath, self.offset)
+
+    @property
+    def key(self) -> str:
+        """Tells apart clips cut from one file: what caches key on."""
+        return _at(str(self.path), self.offset)
+
+
+def _at(file: str, offset: float | None) -> str:
+    return file if offset is None else f"{file}@{offset:g}"
 
 
 def default_root(manifest: Path) -> Path:
@@ -135,6 +155,7 @@ def to_entry(
         pii=_pii(raw.get("pii"), where),
         speaker=_optional_string(raw, "speaker", where),
         source=_optional_string(raw, "source", where),
+        offset=_offset(raw, where),
     )
 
 
@@ -158,6 +179,15 @@ def _duration(raw: dict[str, Any], where: str) -> float:
     return float(value)
 
 
+def _offset(raw: dict[str, Any], where: str) -> float | None:
+    value = raw.get("offset")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise ManifestError(f"{where}: offset must be a number of seconds, 0 or more")
+    return float(value)
+
+
 def _pii(value: Any, where: str) -> tuple[PiiItem, ...]:
     if value is None:
         return ()
@@ -174,6 +204,19 @@ def _pii(value: Any, where: str) -> tuple[PiiItem, ...]:
             raise ManifestError(f"{where}: each pii item needs a string type and a non-empty text")
         items.append(PiiItem(item["type"], item["text"]))
     return tuple(items)
+
+
+def load_entry(entry: ManifestEntry) -> tuple[Samples, int]:
+    """The clip's samples: its whole file, or the part its ``offset`` and ``duration`` name."""
+    samples, rate = load_audio(entry.path)
+    if entry.offset is None:
+        return samples, rate
+    start = round(entry.offset * rate)
+    if start >= len(samples):
+        raise AudioLoadError(
+            f"{entry.path}: offset {entry.offset:g} s is past the end ({len(samples) / rate:g} s)"
+        )
+    return samples[start : start + round(entry.duration * rate)], rate
 
 
 def load_audio(path: Path, max_duration_s: float = MAX_EVAL_SECONDS) -> tuple[Samples, int]:

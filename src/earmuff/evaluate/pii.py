@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earmuff.audio.bleep import bleep
-from earmuff.evaluate.manifest import ManifestEntry, PiiItem, load_audio
+from earmuff.evaluate.manifest import ManifestEntry, PiiItem, load_entry
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
 from earmuff.pii import Finding, PiiDetector, Transcript, Word, audio_spans, mask
 from earmuff.pii.recognizers import digit_runs
@@ -109,7 +109,7 @@ def redact_item(models: PiiModels, entry: ManifestEntry, pad_s: float) -> Redact
     """The pipeline's transcribe → detect → mask → bleep, then an attacker's second
     listen: Whisper run on the bleeped audio, all of it (no voice-activity detection,
     whatever the pipeline's setting: a listener hears the silences too)."""
-    samples, rate = load_audio(entry.path)
+    samples, rate = load_entry(entry)
     started = time.perf_counter()
     heard = models.transcriber.transcribe(samples, rate)
     transcript = Transcript.of([Word(w.text, w.start_s, w.end_s) for w in heard.words])
@@ -203,7 +203,7 @@ def failures(items: Sequence[RedactedItem], text_of: TextOf) -> dict[str, list[d
 
 def item_record(item: RedactedItem) -> dict[str, Any]:
     return {
-        "file": item.entry.audio_filepath,
+        "file": item.entry.name,
         "reference": item.entry.text,
         "asr": item.heard,
         "masked": item.masked,

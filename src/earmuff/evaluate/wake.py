@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from earmuff.evaluate.manifest import ManifestEntry, load_audio
+from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
 from earmuff.speech.wake import WakeDetector, WakeScore, WakeVerifier
 
@@ -92,7 +92,7 @@ class WakeClip:
 def score_clip(models: WakeModels, entry: ManifestEntry) -> WakeClip:
     """The verdict as the pipeline reaches it; the transcript check is run on its own
     only where the fusion stopped before asking it."""
-    samples, rate = load_audio(entry.path)
+    samples, rate = load_entry(entry)
     started = time.perf_counter()
     verdict = models.verifier.verify(samples, rate, WAKE_WORD)
     fused_seconds = time.perf_counter() - started
@@ -199,7 +199,7 @@ def by_source(clips: Iterable[WakeClip], threshold: float) -> dict[str, dict[str
 
 def clip_record(clip: WakeClip) -> dict[str, Any]:
     return {
-        "file": clip.entry.audio_filepath,
+        "file": clip.entry.name,
         "source": clip.entry.source,
         "label": clip.entry.label,
         "fused": clip.fused,

@@ -22,7 +22,7 @@ import numpy as np
 
 from earmuff.audio.watermark import PAYLOAD_BITS, embed, identify, mark_snr_db
 from earmuff.evaluate import leaks
-from earmuff.evaluate.manifest import ManifestEntry, load_audio
+from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
 from earmuff.speech.asr import Transcriber
 from earmuff.speech.text import EditCounts, align, normalise, word_error_rate
@@ -115,7 +115,7 @@ def evaluate_watermark(
     measured = Measurements()
     for index, entry in enumerate(entries):
         rng = np.random.default_rng([seed, index])
-        samples, rate = load_audio(entry.path)
+        samples, rate = load_entry(entry)
         if len(samples) < MIN_SECONDS * rate:
             measured.too_short += 1
         else:
