@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from earmuff.evaluate.manifest import (
     AudioLoadError,
@@ -110,6 +112,8 @@ def test_filter_and_limit_choose_clips_and_blank_lines_are_skipped(corpus_dir: P
         ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": -1}, "offset"),
         ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": "2"}, "offset"),
         ({"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": True}, "offset"),
+        ('{"audio_filepath": "clips/a.wav", "duration": 1, "text": "x", "offset": NaN}', "offset"),
+        ('{"audio_filepath": "clips/a.wav", "duration": Infinity, "text": "x"}', "duration"),
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
     ],
@@ -183,3 +187,54 @@ def test_an_offset_past_the_end_is_an_audio_error(tmp_path: Path) -> None:
     [entry] = read_manifest(manifest)
     with pytest.raises(AudioLoadError, match=r"offset 0\.5 s is past the end"):
         load_entry(entry)
+
+
+def test_a_part_too_short_for_one_sample_is_an_audio_error(tmp_path: Path) -> None:
+    (tmp_path / "short.wav").write_bytes(wav(0.5))
+    manifest = write_manifest(
+        tmp_path, [{"audio_filepath": "short.wav", "duration": 1e-6, "offset": 0.1}]
+    )
+    [entry] = read_manifest(manifest)
+    with pytest.raises(AudioLoadError, match="holds no sample"):
+        load_entry(entry)
+
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+_FIELDS = ("audio_filepath", "duration", "offset", "label", "text", "pii", "speaker", "source")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    line=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=len(_FIELDS)),
+    path=st.sampled_from(["clips/a.wav", "clips/none.wav", ""]),
+)
+def test_any_line_is_an_entry_or_a_manifest_error(
+    corpus_dir: Path, line: dict[str, Any], path: str
+) -> None:
+    """Whatever a line holds, the run stops with its line number or reads the clip:
+    never an exception the command line would show as a traceback."""
+    if path:
+        line.setdefault("audio_filepath", path)
+    manifest = write_manifest(corpus_dir, [json.dumps(line, allow_nan=True)])
+    try:
+        [entry] = read_manifest(manifest, require=("text",))
+    except ManifestError as error:
+        assert f"{manifest}:1:" in str(error)
+        return
+    assert entry.path.is_file() and entry.duration > 0
+    assert entry.offset is None or entry.offset >= 0
+    try:
+        samples, _ = load_entry(entry)
+    except AudioLoadError:
+        return
+    assert len(samples) > 0

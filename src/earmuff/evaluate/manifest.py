@@ -15,6 +15,7 @@ plaintext copies on disk.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -174,16 +175,21 @@ def _optional_string(
 
 def _duration(raw: dict[str, Any], where: str) -> float:
     value = raw["duration"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if not _seconds(value) or value <= 0:
         raise ManifestError(f"{where}: duration must be a positive number of seconds")
     return float(value)
+
+
+def _seconds(value: Any) -> bool:
+    """A finite number: JSON's ``Infinity`` and ``NaN`` parse, but cut no clip."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _offset(raw: dict[str, Any], where: str) -> float | None:
     value = raw.get("offset")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+    if not _seconds(value) or value < 0:
         raise ManifestError(f"{where}: offset must be a number of seconds, 0 or more")
     return float(value)
 
@@ -216,7 +222,12 @@ def load_entry(entry: ManifestEntry) -> tuple[Samples, int]:
         raise AudioLoadError(
             f"{entry.path}: offset {entry.offset:g} s is past the end ({len(samples) / rate:g} s)"
         )
-    return samples[start : start + round(entry.duration * rate)], rate
+    part = samples[start : start + round(entry.duration * rate)]
+    if len(part) == 0:
+        raise AudioLoadError(
+            f"{entry.path}: the part of {entry.duration:g} s at {entry.offset:g} s holds no sample"
+        )
+    return part, rate
 
 
 def load_audio(path: Path, max_duration_s: float = MAX_EVAL_SECONDS) -> tuple[Samples, int]:
