@@ -415,7 +415,7 @@ def measure_clip(
     """Anonymize one clip at its own rate, embed both versions, and transcribe both
     when ``asr_model`` is given."""
     if entry.speaker is None:
-        raise ValueError(f"{entry.audio_filepath}: the anonymization evaluation needs a speaker")
+        raise ValueError(f"{entry.name}: the anonymization evaluation needs a speaker")
     samples, rate = load_entry(entry)
     started = time.perf_counter()
     anonymized = anonymizer.anonymize(samples, rate, rng)
