@@ -234,6 +234,42 @@ def test_eval_anonymization_refuses_an_empty_range(corpus: Path, low: str, high:
     assert high.split("=")[0] in done.output
 
 
+def test_eval_frontier_measures_the_default_along_its_own_strengths(
+    corpus: Path, tmp_path: Path
+) -> None:
+    manifest = corpus / "manifests" / "speakers.jsonl"
+    args = ("--manifest", str(manifest), "--limit", "16", "--splits", "2")
+    run("frontier", *args, "--strengths", "0.5,1")
+    result = read(tmp_path / "earmuff-eval" / "frontier.json")
+    assert result["options"]["strengths"] == "0.5,1"
+    milder, default = result["points"]
+    assert milder["label"].startswith("x0.5 eq-shift+formant-warp (shift 1.04881-1.11803")
+    assert default["label"].startswith("x1 ") and default["policy"]["shift_high"] == 1.25
+    assert milder["policy"]["warp_high"] == default["policy"]["warp_high"] / 2
+    for measured in (milder, default):
+        assert 0.0 <= measured["eer_ignorant"] <= 1.0 and measured["wer_rise"] is not None
+
+
+@pytest.mark.parametrize(
+    ("strengths", "reason"),
+    [
+        ("0.5,abc", "'abc' is not a number"),
+        ("1,,2", "an empty entry"),
+        ("0", "a strength must be a positive number"),
+        ("1,5", "strength 5 takes shift_high out of range"),
+    ],
+)
+def test_eval_frontier_refuses_a_bad_strength_before_any_model_loads(
+    tmp_path: Path, strengths: str, reason: str
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "x.wav", "duration": 1, "speaker": "a"}))
+    done = runner.invoke(app, ["frontier", "--manifest", str(manifest), "--strengths", strengths])
+    assert done.exit_code == 2
+    assert reason in " ".join(done.output.replace("│", " ").split())
+    assert not (tmp_path / "earmuff-eval").exists()
+
+
 def test_eval_anonymization_refuses_an_unknown_attacker(corpus: Path) -> None:
     manifest = corpus / "manifests" / "speakers.jsonl"
     done = runner.invoke(app, ["anonymization", "--manifest", str(manifest), "--attacker", "ecapa"])

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, get_args
 
+import pytest
+
 from earmuff.config.policy import AnonymizationPolicy
-from earmuff.evaluate.frontier import GRID, dominates, label, point, summary_lines
+from earmuff.evaluate.frontier import (
+    GRID,
+    dominates,
+    evaluate_frontier,
+    label,
+    point,
+    strength_label,
+    strengthened,
+    summary_lines,
+)
+from earmuff.pipeline.anonymize import anonymizer_for
 
 
 def measured(ignorant: float, lazy: float, semi: float, rise: float) -> dict[str, Any]:
@@ -80,3 +93,47 @@ def test_the_summary_stars_the_frontier() -> None:
     assert lines[2].startswith("*a") and lines[3].startswith(" b")
     assert "draws" not in lines[0]
     assert "each the mean of 3 draws" in summary_lines({**result, "draws": 3})[0]
+
+
+def test_a_strength_scales_every_voice_move_and_leaves_the_line() -> None:
+    default = AnonymizationPolicy()
+    assert strengthened(default, 1.0) == default
+    half = strengthened(default, 0.5)
+    assert math.isclose(half.shift_low, math.sqrt(default.shift_low)), "half the log factor"
+    assert math.isclose(half.shift_high, math.sqrt(default.shift_high))
+    assert (half.warp_low, half.warp_high) == (default.warp_low / 2, default.warp_high / 2)
+    unchanged = ("tilt_low_db", "tilt_high_db", "colour_db", "colour_bands", "pivot_hz")
+    for setting in (*unchanged, "warp_order", "reequalise", "alpha_low", "alpha_high"):
+        assert getattr(half, setting) == getattr(default, setting), setting
+    stronger = strengthened(default, 1.2)
+    assert stronger.shift_high > default.shift_high and stronger.warp_high > default.warp_high
+
+
+def test_a_strength_moves_mcadams_alpha_away_from_one() -> None:
+    rules = point("mcadams", alpha_low=0.5, alpha_high=0.9)
+    assert (strengthened(rules, 0.5).alpha_low, strengthened(rules, 0.5).alpha_high) == (
+        0.75,
+        0.95,
+    )
+
+
+@pytest.mark.parametrize("strength", [0.0, -1.0, math.nan, math.inf])
+def test_a_strength_must_be_a_positive_number(strength: float) -> None:
+    with pytest.raises(ValueError, match="positive number"):
+        strengthened(AnonymizationPolicy(), strength)
+
+
+def test_a_strength_past_a_settings_range_names_it() -> None:
+    with pytest.raises(ValueError, match="strength 5 takes shift_high out of range"):
+        strengthened(AnonymizationPolicy(), 5.0)
+
+
+def test_strength_labels_lead_with_the_multiple() -> None:
+    rules = strengthened(AnonymizationPolicy(), 0.5)
+    assert strength_label(rules, 0.5) == f"x0.5 {label(rules)}"
+
+
+def test_the_frontier_needs_one_label_per_point() -> None:
+    rules = AnonymizationPolicy()
+    with pytest.raises(ValueError, match="one label per point"):
+        evaluate_frontier([], [(rules, anonymizer_for(rules))], labels=[])

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,6 +34,9 @@ from earmuff.evaluate.manifest import (
     read_manifest,
 )
 from earmuff.evaluate.report import run_header, write_json
+
+if TYPE_CHECKING:
+    from earmuff.config.policy import AnonymizationPolicy
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -343,13 +346,26 @@ def frontier(
     ] = 5,
     draws: DrawsOption = 1,
     attacker: AttackerOption = Attacker.RESEMBLYZER,
+    strengths: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<x,y,...>",
+            help="Instead of the grid, the default anonymizer with its voice moves scaled "
+            "by each of these (1 is the default itself)",
+        ),
+    ] = None,
 ) -> None:
     """The privacy/utility curve: every method at several strengths, on the same clips."""
+    from earmuff.config.policy import AnonymizationPolicy
     from earmuff.evaluate import frontier as task
     from earmuff.pipeline.anonymize import anonymizer_for
 
+    if strengths is None:
+        grid = [(task.label(rules), rules) for rules in task.GRID]
+    else:
+        grid = _strength_curve(AnonymizationPolicy(), strengths)
     base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
-    points = [(rules, anonymizer_for(rules)) for rules in task.GRID]
+    points = [(rules, anonymizer_for(rules)) for _, rules in grid]
     with _progress(len(entries) * len(points) * draws, "frontier") as advance, _audio_errors():
         result = task.evaluate_frontier(
             entries,
@@ -358,9 +374,11 @@ def frontier(
             splits=splits,
             draws=draws,
             attacker=attacker.value,
+            labels=[name for name, _ in grid],
             progress=advance,
         )
     options = {
+        "strengths": strengths,
         "draws": draws,
         "asr_model": asr_model.value,
         "attacker": attacker.value,
@@ -395,6 +413,27 @@ def watermark(
         result = task.evaluate_watermark(entries, transcriber, seed, advance)
     options = {"seed": seed, "asr_model": asr_model.value if wer else None, "filter": pattern}
     _finish("watermark", manifest, base, options, result, json_out, task.summary_lines(result))
+
+
+def _strength_curve(
+    rules: AnonymizationPolicy, strengths: str
+) -> list[tuple[str, AnonymizationPolicy]]:
+    """The points of ``--strengths``, or a usage error (exit 2) naming the bad one."""
+    from earmuff.evaluate.frontier import strength_label, strengthened
+
+    curve = []
+    for text in strengths.split(","):
+        try:
+            strength = float(text)
+        except ValueError:
+            reason = f"{text.strip()!r} is not a number" if text.strip() else "an empty entry"
+            raise typer.BadParameter(reason, param_hint="--strengths") from None
+        try:
+            scaled = strengthened(rules, strength)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--strengths") from None
+        curve.append((strength_label(scaled, strength), scaled))
+    return curve
 
 
 def _entries(

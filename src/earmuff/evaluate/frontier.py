@@ -8,8 +8,11 @@ no other point hides voices at least as well from every attacker for no more WER
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
+
+from pydantic import ValidationError
 
 from earmuff.audio.anonymize import Anonymizer
 from earmuff.config.policy import AnonymizationPolicy
@@ -115,6 +118,51 @@ GRID: tuple[AnonymizationPolicy, ...] = (
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
 
+def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPolicy:
+    """``rules`` with every move of the voice ``strength`` times as large: the shift
+    factors' logarithms, the formant warp and McAdams' distance from 1 all scaled alike
+    (those the method uses), the random line left as it is (it is a telephone line, not
+    a voice).
+
+    The grid compares methods; a strength curve answers what it cannot: where along the
+    chosen method's own axis the WER target falls, and how much privacy is left there.
+    A strength that takes a setting out of its range is a ValueError naming it."""
+    if not (math.isfinite(strength) and strength > 0):
+        raise ValueError(f"a strength must be a positive number, not {strength:g}")
+    by_step = {
+        "eq-shift": {
+            "shift_low": rules.shift_low**strength,
+            "shift_high": rules.shift_high**strength,
+        },
+        "formant-warp": {
+            "warp_low": rules.warp_low * strength,
+            "warp_high": rules.warp_high * strength,
+        },
+        "mcadams": {
+            "alpha_low": 1.0 - (1.0 - rules.alpha_low) * strength,
+            "alpha_high": 1.0 - (1.0 - rules.alpha_high) * strength,
+        },
+    }
+    scaled = {
+        setting: value
+        for step in rules.method.split("+")
+        for setting, value in by_step[step].items()
+    }
+    try:
+        return AnonymizationPolicy.model_validate({**rules.model_dump(), **scaled})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "the anonymization policy"
+        raise ValueError(
+            f"strength {strength:g} takes {where} out of range: {error['msg']}"
+        ) from None
+
+
+def strength_label(rules: AnonymizationPolicy, strength: float) -> str:
+    """A strength curve's point: its multiple first, then its settings."""
+    return f"x{strength:g} {label(rules)}"
+
+
 def label(rules: AnonymizationPolicy) -> str:
     """A point's name: the method and only the settings it uses."""
     usual_bands = rules.colour_bands == BEFORE_DEFAULTS["colour_bands"]
@@ -144,13 +192,19 @@ def evaluate_frontier(
     seed: int = 0,
     draws: int = 1,
     attacker: str = "resemblyzer",
+    labels: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Measure every point (as the mean of ``draws`` draws of every clip's parameters);
-    return them with their frontier membership, JSON-ready."""
+    return them with their frontier membership, JSON-ready. ``labels`` name the points
+    (by default, each by its settings)."""
+    if labels is None:
+        labels = [label(rules) for rules, _ in points]
+    if len(labels) != len(points):
+        raise ValueError("need one label per point")
     cache = EvaluationCache(attacker=attacker)
     measured = []
-    for rules, anonymizer in points:
+    for (rules, anonymizer), name in zip(points, labels, strict=True):
         result = evaluate_draws(
             entries,
             anonymizer,
@@ -163,7 +217,7 @@ def evaluate_frontier(
         )
         measured.append(
             {
-                "label": label(rules),
+                "label": name,
                 "policy": rules.model_dump(),
                 **{key: result[key] for key in (*ATTACKS, "wer_rise", "rtf")},
                 "eer_original": result["eer_original"],
