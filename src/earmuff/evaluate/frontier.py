@@ -129,6 +129,8 @@ def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPo
     A strength that takes a setting out of its range is a ValueError naming it."""
     if not (math.isfinite(strength) and strength > 0):
         raise ValueError(f"a strength must be a positive number, not {strength:g}")
+    if strength == 1.0:
+        return rules  # exactly: 1 - (1 - alpha) need not give alpha back
     by_step = {
         "eq-shift": {
             "shift_low": rules.shift_low**strength,
