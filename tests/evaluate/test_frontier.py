@@ -115,6 +115,9 @@ def test_a_strength_moves_mcadams_alpha_away_from_one() -> None:
         0.75,
         0.95,
     )
+    awkward = point("mcadams", alpha_low=0.11337613414502819)
+    assert 1.0 - (1.0 - awkward.alpha_low) != awkward.alpha_low, "a float that drifts"
+    assert strengthened(awkward, 1.0) == awkward, "strength 1 is the rules themselves"
 
 
 @pytest.mark.parametrize("strength", [0.0, -1.0, math.nan, math.inf])
