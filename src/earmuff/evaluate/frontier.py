@@ -129,8 +129,6 @@ def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPo
     A strength that takes a setting out of its range is a ValueError naming it."""
     if not (math.isfinite(strength) and strength > 0):
         raise ValueError(f"a strength must be a positive number, not {strength:g}")
-    if strength == 1.0:
-        return rules  # exactly: 1 - (1 - alpha) need not give alpha back
     by_step = {
         "eq-shift": {
             "shift_low": rules.shift_low**strength,
@@ -141,8 +139,8 @@ def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPo
             "warp_high": rules.warp_high * strength,
         },
         "mcadams": {
-            "alpha_low": 1.0 - (1.0 - rules.alpha_low) * strength,
-            "alpha_high": 1.0 - (1.0 - rules.alpha_high) * strength,
+            "alpha_low": rules.alpha_low + (1.0 - rules.alpha_low) * (1.0 - strength),
+            "alpha_high": rules.alpha_high + (1.0 - rules.alpha_high) * (1.0 - strength),
         },
     }
     scaled = {
