@@ -201,6 +201,10 @@ def test_two_draws_of_real_clips_are_two_evaluations_averaged(corpus: Path) -> N
     low, high = combined["spread"]["eer_ignorant"]
     assert low <= combined["eer_ignorant"] <= high
     assert len(combined["scores"]["ignorant"]["target"]) == 2 * single["n_target_trials"]
+    for key in ("eer_ignorant", "eer_lazy_informed", "wer_rise"):
+        low, high = combined["intervals"][key]
+        assert low <= high, key
+    assert combined["intervals"] != single["intervals"], "two draws: the mean's interval"
 
 
 @pytest.mark.corpus

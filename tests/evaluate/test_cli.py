@@ -162,6 +162,10 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
     for attack in ("original", "ignorant", "lazy_informed"):
         assert len(scores[attack]["target"]) == result["n_target_trials"]
         assert len(scores[attack]["nontarget"]) == result["n_nontarget_trials"]
+    intervals = result["intervals"]
+    for key in ("eer_ignorant", "eer_lazy_informed"):
+        assert 0.0 <= intervals[key][0] <= intervals[key][1] <= 1.0, key
+    assert intervals["wer_rise"][0] <= intervals["wer_rise"][1]
     done = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
     assert done.exit_code == 0, done.output
     page = (tmp_path / "r.html").read_text()
@@ -248,6 +252,7 @@ def test_eval_frontier_measures_the_default_along_its_own_strengths(
     assert milder["policy"]["warp_high"] == default["policy"]["warp_high"] / 2
     for measured in (milder, default):
         assert 0.0 <= measured["eer_ignorant"] <= 1.0 and measured["wer_rise"] is not None
+        assert measured["intervals"]["resampled"] == "speakers"
 
 
 @pytest.mark.parametrize(

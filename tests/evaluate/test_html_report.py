@@ -65,3 +65,21 @@ def test_the_frontier_section_lists_every_point_and_marks_the_frontier(tmp_path:
     assert "Privacy/utility frontier" in page
     assert "* mild" in page and "harsh" in page and "* harsh" not in page
     assert page.count("data:image/png;base64,") == 1
+
+
+def test_the_anonymization_table_shows_the_intervals_over_speakers(tmp_path: Path) -> None:
+    result = {
+        "task": "anonymization", "n_speakers": 30, "n_utterances": 284, "method": "eq-shift",
+        "eer_original": 0.075, "eer_ignorant": 0.355, "eer_lazy_informed": 0.356,
+        "eer_semi_informed": 0.315, "wer_original": 0.173, "wer_anonymized": 0.257,
+        "wer_rise": 0.0848,
+        "intervals": {
+            "level": 0.95, "replicates": 1000, "resampled": "speakers",
+            "eer_ignorant": [0.301, 0.412], "eer_lazy_informed": None,
+            "eer_semi_informed": [0.25, 0.38], "wer_rise": [0.061, 0.109],
+        },
+    }  # fmt: skip
+    page = render_report([result], tmp_path / "report.html").read_text()
+    assert "95 % interval over speakers" in page
+    assert "30.1 % to 41.2 %" in page and "6.1 % to 10.9 %" in page
+    assert "<td>lazy_informed</td><td>35.6 %</td><td></td>" in page, "none measured, none shown"

@@ -46,6 +46,15 @@ import numpy as np
 import numpy.typing as npt
 
 from earmuff.audio.anonymize import Anonymizer, Samples
+from earmuff.evaluate.intervals import (
+    LEVEL,
+    REPLICATES,
+    attack_eers,
+    error_rate_rises,
+    percentile_interval,
+    resample_speakers,
+    weighted_eers,
+)
 from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, percent, real_time_factor
 from earmuff.speech.asr import to_16k
@@ -186,19 +195,7 @@ def equal_error_rate(target_scores: npt.ArrayLike, nontarget_scores: npt.ArrayLi
     scores = np.concatenate([target, nontarget])
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite")
-    is_target = np.concatenate([np.ones(target.size, bool), np.zeros(nontarget.size, bool)])
-    order = np.argsort(scores, kind="mergesort")
-    scores, is_target = scores[order], is_target[order]
-    cuts = np.concatenate([[0], np.flatnonzero(np.diff(scores)) + 1, [scores.size]])
-    rejected_targets = np.concatenate([[0], np.cumsum(is_target)])[cuts]
-    rejected_nontargets = np.concatenate([[0], np.cumsum(~is_target)])[cuts]
-    miss = rejected_targets / target.size
-    false_accept = 1.0 - rejected_nontargets / nontarget.size
-    gap = miss - false_accept  # -1 at the lowest threshold, +1 above the highest score
-    after = int(np.argmax(gap >= 0.0))
-    before = after - 1
-    weight = -gap[before] / (gap[after] - gap[before])
-    return float(miss[before] + weight * (miss[after] - miss[before]))
+    return float(weighted_eers(target, nontarget, np.ones(target.size), np.ones(nontarget.size))[0])
 
 
 @dataclass(frozen=True)
@@ -251,18 +248,23 @@ def trial_scores(enrollment: Matrix, trials: Matrix) -> Matrix:
     return unit_rows(enrollment) @ unit_rows(trials).T
 
 
+def attack_matrix(enroll_from: Matrix, trials_from: Matrix, design: TrialDesign) -> Matrix:
+    """The attacker's cosines ``[speaker, trial]`` when it enrolls on ``enroll_from`` and
+    hears ``trials_from`` (both per clip, in clip order)."""
+    return trial_scores(enroll(enroll_from, design), trials_from[list(design.trials)])
+
+
 def attack_scores(
     enroll_from: Matrix, trials_from: Matrix, design: TrialDesign
 ) -> tuple[Vector, Vector] | None:
-    """The attacker's cosines for target and impostor trials when it enrolls on
-    ``enroll_from`` and hears ``trials_from`` (both per clip, in clip order); None when
-    the design has no target or no impostor."""
+    """The attacker's cosines for target and impostor trials; None when the design has
+    no target or no impostor."""
     if not design.speakers:
         return None
-    scores = trial_scores(enroll(enroll_from, design), trials_from[list(design.trials)])
     mask = design.target_mask()
     if not mask.any() or mask.all():
         return None
+    scores = attack_matrix(enroll_from, trials_from, design)
     return scores[mask], scores[~mask]
 
 
@@ -297,7 +299,21 @@ def semi_informed_scores(
     splits: int = 5,
     seed: int = 0,
 ) -> list[tuple[Vector, Vector]]:
-    """The semi-informed attacker's target and impostor scores, once per random split.
+    """The semi-informed attacker's target and impostor scores, once per random split
+    (see :func:`semi_informed_attacks`)."""
+    attacks = semi_informed_attacks(anonymized, speakers, train_fraction, splits, seed)
+    return [(scores[held.target_mask()], scores[~held.target_mask()]) for scores, held in attacks]
+
+
+def semi_informed_attacks(
+    anonymized: Matrix,
+    speakers: Sequence[str],
+    train_fraction: float = 0.5,
+    splits: int = 5,
+    seed: int = 0,
+) -> list[tuple[Matrix, TrialDesign]]:
+    """The semi-informed attacker's scores ``[speaker, trial]`` on each random split's
+    held-out speakers, with that split's trial design.
 
     It fits an LDA (shrinkage covariance: a few dozen speakers against 256 dimensions)
     on anonymized clips of its training speakers, so that the directions anonymization
@@ -308,7 +324,7 @@ def semi_informed_scores(
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     design = design_trials(speakers)
-    scored = []
+    attacks = []
     for split in range(splits):
         train = split_speakers(
             design, speakers, train_fraction, np.random.default_rng([seed, 1, split])
@@ -325,10 +341,10 @@ def semi_informed_scores(
             lda.fit(anonymized[train_clips], [speakers[i] for i in train_clips])
         projected = np.asarray(lda.transform(anonymized[test_clips]), dtype=np.float64)
         held_out = design_trials([speakers[i] for i in test_clips])
-        scores = attack_scores(projected, projected, held_out)
-        if scores is not None:
-            scored.append(scores)
-    return scored
+        mask = held_out.target_mask()
+        if held_out.speakers and mask.any() and not mask.all():
+            attacks.append((attack_matrix(projected, projected, held_out), held_out))
+    return attacks
 
 
 def legal_metrics(
@@ -478,11 +494,22 @@ def evaluate_anonymization(
     with a ``text`` whose path matches ``wer_filter`` are also transcribed; a None
     filter transcribes every clip with a text). Returns one JSON-ready dict, rates as
     fractions. ``seed`` fixes the anonymizer's draws and the attacker's splits."""
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError("train_fraction must be between 0 and 1")
-    if splits < 1:
-        raise ValueError("splits must be at least 1")
+    _check_attack(train_fraction, splits)
     cache = cache if cache is not None else EvaluationCache(attacker=attacker)
+    clips = measure_draw(entries, anonymizer, seed, cache, asr_model, wer_filter, progress)
+    return summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, seed)
+
+
+def measure_draw(
+    entries: Sequence[ManifestEntry],
+    anonymizer: Anonymizer,
+    seed: int,
+    cache: EvaluationCache,
+    asr_model: str,
+    wer_filter: str | None,
+    progress: Progress | None = None,
+) -> list[Clip]:
+    """Every clip anonymized with its parameters drawn from ``seed``, and measured."""
     wanted = re.compile(wer_filter) if wer_filter is not None else None
     transcribed = [
         entry.text is not None
@@ -496,7 +523,14 @@ def evaluate_anonymization(
         clips.append(measure_clip(entry, anonymizer, rng, cache, asr_model if transcribe else None))
         if progress is not None:
             progress()
-    return summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, seed)
+    return clips
+
+
+def _check_attack(train_fraction: float, splits: int) -> None:
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError("train_fraction must be between 0 and 1")
+    if splits < 1:
+        raise ValueError("splits must be at least 1")
 
 
 DRAWN = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed", "wer_anonymized", "wer_rise")
@@ -509,12 +543,19 @@ def evaluate_draws(
     *,
     draws: int = 1,
     seed: int = 0,
-    cache: EvaluationCache | None = None,
+    asr_model: str = "tiny.en",
+    wer_filter: str | None = WER_FILTER,
+    train_fraction: float = 0.5,
+    splits: int = 5,
     attacker: str = "resemblyzer",
-    **options: Any,
+    cache: EvaluationCache | None = None,
+    replicates: int = REPLICATES,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """:func:`evaluate_anonymization` with every clip's parameters drawn ``draws`` times
-    (seeds ``seed``, ``seed + 1``, ...); the figures are the means over the draws.
+    (seeds ``seed``, ``seed + 1``, ...); the figures are the means over the draws, with
+    ``intervals``: how far each could move with other speakers (see
+    :func:`speaker_intervals`).
 
     With thirty speakers one draw is not enough to choose between settings: on the
     development callers one earlier default's lazy-informed EER was 32.2, 32.8 and
@@ -522,12 +563,94 @@ def evaluate_draws(
     settings."""
     if draws < 1:
         raise ValueError("draws must be at least 1")
+    _check_attack(train_fraction, splits)
     cache = cache if cache is not None else EvaluationCache(attacker=attacker)
-    runs = [
-        evaluate_anonymization(entries, anonymizer, seed=seed + draw, cache=cache, **options)
-        for draw in range(draws)
+    seeds = [seed + draw for draw in range(draws)]
+    measured = [
+        measure_draw(entries, anonymizer, each, cache, asr_model, wer_filter, progress)
+        for each in seeds
     ]
-    return runs[0] if draws == 1 else combine_draws(runs)
+    runs = [
+        summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, each)
+        for clips, each in zip(measured, seeds, strict=True)
+    ]
+    result = runs[0] if draws == 1 else combine_draws(runs)
+    result["intervals"] = speaker_intervals(measured, seeds, train_fraction, splits, replicates)
+    return result
+
+
+def speaker_intervals(
+    measured: Sequence[Sequence[Clip]],
+    seeds: Sequence[int],
+    train_fraction: float = 0.5,
+    splits: int = 5,
+    replicates: int = REPLICATES,
+) -> dict[str, Any]:
+    """How far each attacker's EER and the WER rise could move with other speakers: the
+    central 95 % of ``replicates`` resamplings of the speakers
+    (:mod:`earmuff.evaluate.intervals`), each draw of ``measured`` recomputed under the
+    same resampling and averaged, as the figures are.
+
+    The semi-informed attacker keeps each split's LDA as fitted on its training half:
+    its interval counts the voices it is tested on, not those it learned from.
+    """
+    speakers = [clip.speaker for clip in measured[0]]
+    design = design_trials(speakers)
+    enrolled = set(design.speakers)
+    others = [speaker for speaker in speakers if speaker not in enrolled]
+    resample = resample_speakers(
+        [design.speakers, others], replicates, np.random.default_rng([seeds[0], 2])
+    )
+    attacks: dict[str, list[Vector]] = {
+        "eer_ignorant": [],
+        "eer_lazy_informed": [],
+        "eer_semi_informed": [],
+    }
+    for clips, seed in zip(measured, seeds, strict=True):
+        original = np.array([clip.original for clip in clips])
+        anonymized = np.array([clip.anonymized for clip in clips])
+        if design.speakers:
+            for key, enroll_from in (("eer_ignorant", original), ("eer_lazy_informed", anonymized)):
+                scores = attack_matrix(enroll_from, anonymized, design)
+                eers = attack_eers(scores, design.speakers, design.trial_speakers, resample)
+                attacks[key].append(eers)
+        semi = [
+            attack_eers(scores, held.speakers, held.trial_speakers, resample)
+            for scores, held in semi_informed_attacks(
+                anonymized, speakers, train_fraction, splits, seed
+            )
+        ]
+        if semi:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a replicate with no split
+                attacks["eer_semi_informed"].append(np.nanmean(semi, axis=0))
+    heard = [index for index, clip in enumerate(measured[0]) if clip.original_edits is not None]
+    added = [
+        [_errors(clips[i].anonymized_edits) - _errors(clips[i].original_edits) for i in heard]
+        for clips in measured
+    ]
+    rises = error_rate_rises(
+        [speakers[i] for i in heard],
+        [measured[0][i].reference_words for i in heard],
+        added,
+        resample,
+    )
+    return {
+        "level": LEVEL,
+        "replicates": replicates,
+        "resampled": "speakers",
+        **{
+            key: percentile_interval(np.mean(values, axis=0))
+            if len(values) == len(measured)
+            else None
+            for key, values in attacks.items()
+        },
+        "wer_rise": percentile_interval(rises) if heard else None,
+    }
+
+
+def _errors(edits: EditCounts | None) -> int:
+    return 0 if edits is None else edits.errors
 
 
 def combine_draws(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -747,6 +870,27 @@ def _spread_lines(result: dict[str, Any]) -> list[str]:
     return [f"means of {len(seeds)} draws (seeds {seeds[0]}-{seeds[-1]}); ranges: {ranges}"]
 
 
+def _interval_lines(result: dict[str, Any]) -> list[str]:
+    """Where each figure could lie with other speakers, when the run resampled them."""
+    intervals = result.get("intervals")
+    if not intervals:
+        return []
+    names = {
+        "eer_ignorant": "ignorant",
+        "eer_lazy_informed": "lazy-informed",
+        "eer_semi_informed": "semi-informed",
+        "wer_rise": "WER rise",
+    }
+    shown = ", ".join(
+        f"{name} {percent(intervals[key][0])}-{percent(intervals[key][1])}"
+        for key, name in names.items()
+        if intervals.get(key) is not None
+    )
+    level = round(100 * intervals["level"])
+    replicates = intervals["replicates"]
+    return [f"{level} % intervals over {replicates} resamplings of the speakers: {shown}"]
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """A few lines for a person: each attacker's EER and the WER against the targets."""
     legal = result["legal"]["lazy_informed"]
@@ -761,6 +905,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f", semi-informed {percent(result['eer_semi_informed'])}",
         f"WER {percent(result['wer_original'])} -> {percent(result['wer_anonymized'])} "
         f"over {result['wer']['n']} clips ({result['wer']['model']})",
+        *_interval_lines(result),
     ]
     if link is not None and single is not None:
         lines.append(

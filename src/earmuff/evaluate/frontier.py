@@ -226,6 +226,7 @@ def evaluate_frontier(
                 "linkability": result["legal"]["lazy_informed"]["linkability"],
                 "singling_out": result["legal"]["lazy_informed"]["singling_out"],
                 "meets_targets": meets_targets(result),
+                "intervals": result["intervals"],
             }
         )
     for point in measured:

@@ -164,11 +164,20 @@ def _pii(result: dict[str, Any]) -> str:
 
 def _anonymization(result: dict[str, Any]) -> str:
     keys = ("eer_original", "eer_ignorant", "eer_lazy_informed", "eer_semi_informed")
-    rows = [(k.removeprefix("eer_"), _pct(result.get(k))) for k in keys]
+    intervals = result.get("intervals") or {}
+
+    def interval(key: str) -> str:
+        found = intervals.get(key)
+        return "" if not found else f"{_pct(found[0])} to {_pct(found[1])}"
+
+    rows = [(k.removeprefix("eer_"), _pct(result.get(k)), interval(k)) for k in keys]
     rows += [
-        ("WER original", _pct(result.get("wer_original"))),
-        ("WER anonymized", _pct(result.get("wer_anonymized"))),
+        ("WER original", _pct(result.get("wer_original")), ""),
+        ("WER anonymized", _pct(result.get("wer_anonymized")), ""),
+        ("WER rise", _pct(result.get("wer_rise")), interval("wer_rise")),
     ]
+    level = f"{round(100 * intervals['level'])} % interval" if intervals else "interval"
+    heading = ("measure", "value", f"{level} over speakers")
     images = [
         _bars(
             {k.removeprefix("eer_"): float(result[k]) for k in keys if result.get(k) is not None},
@@ -193,7 +202,7 @@ def _anonymization(result: dict[str, Any]) -> str:
         f"<p>{result.get('n_speakers')} speakers, {result.get('n_utterances')} utterances, "
         f"method {method}</p>"
     )
-    return _section("Voice anonymization", head + _table(rows, ("measure", "value")), images)
+    return _section("Voice anonymization", head + _table(rows, heading), images)
 
 
 def _frontier_plot(result: dict[str, Any]) -> str:
