@@ -185,3 +185,10 @@ def test_evaluation_reports_where_its_figures_could_lie_with_other_speakers(
     )
     again = evaluate_draws(entries, _Halving(), draws=2, wer_filter=None, splits=2, cache=cache)
     assert again["intervals"] == intervals, "the replicates follow the seed"
+
+
+def test_no_clips_no_intervals() -> None:
+    cache = EvaluationCache(encoder=_PitchEmbedder())
+    result = evaluate_draws([], _Halving(), wer_filter=None, splits=1, cache=cache)
+    assert result["intervals"] == {"level": 0.95, "replicates": 1000, "resampled": "speakers"}
+    assert not any("intervals" in line for line in summary_lines(result))

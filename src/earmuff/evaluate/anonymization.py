@@ -595,6 +595,8 @@ def speaker_intervals(
     its interval counts the voices it is tested on, not those it learned from.
     """
     speakers = [clip.speaker for clip in measured[0]]
+    if not speakers:
+        return {"level": LEVEL, "replicates": replicates, "resampled": "speakers"}
     design = design_trials(speakers)
     enrolled = set(design.speakers)
     others = [speaker for speaker in speakers if speaker not in enrolled]
@@ -851,20 +853,23 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+SHOWN = {
+    "eer_ignorant": "ignorant",
+    "eer_lazy_informed": "lazy-informed",
+    "eer_semi_informed": "semi-informed",
+    "wer_rise": "WER rise",
+}
+"""The drawn figures a person reads, with their names in the summary."""
+
+
 def _spread_lines(result: dict[str, Any]) -> list[str]:
     """For a result of several draws: which, and how far each figure moved between them."""
     if "seeds" not in result:
         return []
     seeds = result["seeds"]
-    names = {
-        "eer_ignorant": "ignorant",
-        "eer_lazy_informed": "lazy-informed",
-        "eer_semi_informed": "semi-informed",
-        "wer_rise": "WER rise",
-    }
     ranges = ", ".join(
         f"{name} {percent(result['spread'][key][0])}-{percent(result['spread'][key][1])}"
-        for key, name in names.items()
+        for key, name in SHOWN.items()
         if key in result["spread"]
     )
     return [f"means of {len(seeds)} draws (seeds {seeds[0]}-{seeds[-1]}); ranges: {ranges}"]
@@ -875,17 +880,13 @@ def _interval_lines(result: dict[str, Any]) -> list[str]:
     intervals = result.get("intervals")
     if not intervals:
         return []
-    names = {
-        "eer_ignorant": "ignorant",
-        "eer_lazy_informed": "lazy-informed",
-        "eer_semi_informed": "semi-informed",
-        "wer_rise": "WER rise",
-    }
     shown = ", ".join(
         f"{name} {percent(intervals[key][0])}-{percent(intervals[key][1])}"
-        for key, name in names.items()
+        for key, name in SHOWN.items()
         if intervals.get(key) is not None
     )
+    if not shown:
+        return []
     level = round(100 * intervals["level"])
     replicates = intervals["replicates"]
     return [f"{level} % intervals over {replicates} resamplings of the speakers: {shown}"]

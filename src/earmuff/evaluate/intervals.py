@@ -5,8 +5,8 @@ telephone callers are a small sample of voices: an EER or a WER rise measured on
 is one reading of what the next thirty would give. Clips of one speaker are not
 independent evidence (a voice the anonymizer hides badly, or a caller whose words
 Whisper loses, moves all of that speaker's clips together), so the bootstrap here
-resamples speakers, not clips (a cluster bootstrap, as Bisani and Ney proposed for
-ASR error rates and Poh and Bengio for verification). Each replicate draws the
+resamples speakers, not clips (a cluster bootstrap: Bolle et al.'s "subsets bootstrap"
+for verification errors, Bisani and Ney's for ASR error rates). Each replicate draws the
 speakers of each group (enrolled, impostor-only) from that group with replacement and
 weighs every score by how often its two speakers were drawn, every clip's words by how
 often its speaker was; the figure is recomputed under those weights, and the interval
