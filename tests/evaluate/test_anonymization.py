@@ -4,10 +4,9 @@ and one run on real speech."""
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from earmuff.evaluate.anonymization import (
 )
 from earmuff.evaluate.manifest import ManifestEntry, read_manifest
 from earmuff.speech.asr import Transcriber
+from tests.evaluate.fakes import Halving, Heard, PitchEmbedder, tone_speakers
 
 
 def test_eer_of_a_hand_worked_example() -> None:
@@ -257,60 +257,26 @@ def test_real_clips_end_to_end(corpus: Path) -> None:
 
 
 @dataclass
-class _Heard:
-    text: str
-
-
-@dataclass
 class _ListeningTranscriber:
     """Notes, for every clip it is given, whether it was an original (full level) or an
     anonymized one (:class:`_Halving` leaves half the level)."""
 
     order: list[str] = field(default_factory=list)
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> _Heard:
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Heard:
         self.order.append("original" if np.max(np.abs(samples)) > 0.6 else "anonymized")
-        return _Heard("hello world")
-
-
-@dataclass(frozen=True)
-class _Halving:
-    name: str = "halving"
-
-    def anonymize(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Any:
-        return samples * 0.5
-
-
-@dataclass
-class _PitchEmbedder:
-    version: str = "strongest frequency"
-
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        peak = int(np.argmax(np.abs(np.fft.rfft(samples))))
-        noise = np.random.default_rng(zlib.crc32(samples.tobytes())).normal(0.0, 0.1, 64)
-        return np.asarray(np.eye(64)[peak % 64] + noise)
+        return Heard("hello world")
 
 
 def test_the_originals_are_heard_before_any_anonymized_clip(tmp_path: Path) -> None:
     """Whisper's fallback draws from one seeded stream per run: originals heard first
     get the same draws whatever the anonymizer and its seed, so their WER is the same
     in every run."""
-    entries = []
-    for speaker in range(6):
-        for clip in range(3):
-            path = tmp_path / f"{speaker}_{clip}.wav"
-            phase = np.arange(8000) / 8000 + clip
-            tone = 0.8 * np.sin(2 * np.pi * (200 + 40 * speaker) * phase + clip)
-            sf.write(path, tone, 8000)
-            entries.append(
-                ManifestEntry(
-                    len(entries), path.name, path, 1.0, text="hello world", speaker=str(speaker)
-                )
-            )
+    entries = tone_speakers(tmp_path)
     transcriber = _ListeningTranscriber()
-    cache = EvaluationCache(encoder=_PitchEmbedder())
+    cache = EvaluationCache(encoder=PitchEmbedder())
     cache.transcribers["tiny.en"] = cast(Transcriber, transcriber)
-    result = evaluate_anonymization(entries, _Halving(), wer_filter=None, splits=1, cache=cache)
+    result = evaluate_anonymization(entries, Halving(), wer_filter=None, splits=1, cache=cache)
     assert transcriber.order == ["original"] * 18 + ["anonymized"] * 18
     assert result["wer_original"] == result["wer_anonymized"] == 0.0
 
@@ -326,8 +292,8 @@ def test_clips_cut_from_one_file_are_measured_apart(tmp_path: Path) -> None:
         ManifestEntry(part, path.name, path, 1.0, speaker="reader", offset=float(part))
         for part in range(3)
     ]
-    cache = EvaluationCache(encoder=_PitchEmbedder())
-    evaluate_anonymization(entries, _Halving(), wer_filter=None, splits=1, cache=cache)
+    cache = EvaluationCache(encoder=PitchEmbedder())
+    evaluate_anonymization(entries, Halving(), wer_filter=None, splits=1, cache=cache)
     assert len(cache.embeddings) == 3
     peaks = {int(np.argmax(vector)) for vector in cache.embeddings.values()}
     assert peaks == {220 % 64, 330 % 64, 440 % 64}, "each part heard on its own"

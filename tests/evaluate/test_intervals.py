@@ -3,14 +3,12 @@ and what `earmuff eval anonymization` reports with them."""
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from earmuff.evaluate.anonymization import (
     EvaluationCache,
@@ -26,8 +24,8 @@ from earmuff.evaluate.intervals import (
     resample_speakers,
     weighted_eers,
 )
-from earmuff.evaluate.manifest import ManifestEntry
 from earmuff.speech.asr import Transcriber
+from tests.evaluate.fakes import Halving, Heard, PitchEmbedder, tone_speakers
 
 
 def test_unit_weights_give_the_plain_eer_to_the_last_bit() -> None:
@@ -115,36 +113,13 @@ def test_the_interval_is_the_central_share_of_the_replicates() -> None:
 
 
 @dataclass
-class _Heard:
-    text: str
-
-
-@dataclass
 class _LosesTheLowVoice:
     """Hears every clip right except anonymized clips of the lowest voice (200 Hz)."""
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> _Heard:
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Heard:
         spectrum = np.abs(np.fft.rfft(samples))
         low = int(np.argmax(spectrum)) * sample_rate / len(samples) < 220
-        return _Heard("hello" if low and np.max(np.abs(samples)) < 0.6 else "hello world")
-
-
-@dataclass(frozen=True)
-class _Halving:
-    name: str = "halving"
-
-    def anonymize(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> Any:
-        return samples * 0.5
-
-
-@dataclass
-class _PitchEmbedder:
-    version: str = "strongest frequency"
-
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        peak = int(np.argmax(np.abs(np.fft.rfft(samples))))
-        noise = np.random.default_rng(zlib.crc32(samples.tobytes())).normal(0.0, 0.05, 64)
-        return np.asarray(np.eye(64)[peak % 64] + noise)
+        return Heard("hello" if low and np.max(np.abs(samples)) < 0.6 else "hello world")
 
 
 def test_evaluation_reports_where_its_figures_could_lie_with_other_speakers(
@@ -153,21 +128,10 @@ def test_evaluation_reports_where_its_figures_could_lie_with_other_speakers(
     """Six tones, one voice each: kept apart by the attacker whatever the sample, so every
     EER's interval is a point; only the lowest voice loses words, so the WER rise's
     interval runs from samples without that speaker to samples with it several times."""
-    entries = []
-    for speaker in range(6):
-        for clip in range(3):
-            path = tmp_path / f"{speaker}_{clip}.wav"
-            phase = 2 * np.pi * (200 + 40 * speaker) * np.arange(8000) / 8000
-            tone = 0.8 * np.sin(phase + clip)
-            sf.write(path, tone, 8000)
-            entries.append(
-                ManifestEntry(
-                    len(entries), path.name, path, 1.0, text="hello world", speaker=str(speaker)
-                )
-            )
-    cache = EvaluationCache(encoder=_PitchEmbedder())
+    entries = tone_speakers(tmp_path)
+    cache = EvaluationCache(encoder=PitchEmbedder())
     cache.transcribers["tiny.en"] = cast(Transcriber, _LosesTheLowVoice())
-    result = evaluate_draws(entries, _Halving(), draws=2, wer_filter=None, splits=2, cache=cache)
+    result = evaluate_draws(entries, Halving(), draws=2, wer_filter=None, splits=2, cache=cache)
     intervals = result["intervals"]
     assert (intervals["level"], intervals["replicates"], intervals["resampled"]) == (
         0.95,
@@ -183,12 +147,12 @@ def test_evaluation_reports_where_its_figures_could_lie_with_other_speakers(
     assert any(
         line.startswith("95 % intervals over 1000 resamplings") for line in summary_lines(result)
     )
-    again = evaluate_draws(entries, _Halving(), draws=2, wer_filter=None, splits=2, cache=cache)
+    again = evaluate_draws(entries, Halving(), draws=2, wer_filter=None, splits=2, cache=cache)
     assert again["intervals"] == intervals, "the replicates follow the seed"
 
 
 def test_no_clips_no_intervals() -> None:
-    cache = EvaluationCache(encoder=_PitchEmbedder())
-    result = evaluate_draws([], _Halving(), wer_filter=None, splits=1, cache=cache)
+    cache = EvaluationCache(encoder=PitchEmbedder())
+    result = evaluate_draws([], Halving(), wer_filter=None, splits=1, cache=cache)
     assert result["intervals"] == {"level": 0.95, "replicates": 1000, "resampled": "speakers"}
     assert not any("intervals" in line for line in summary_lines(result))
