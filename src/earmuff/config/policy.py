@@ -134,7 +134,7 @@ class AnonymizationPolicy(_Rules):
     Over six draws (seeds 0-5) 35.1 / 35.3 / 31.2 % for +8.9: the privacy targets met by
     a hair, seeds 3-5 alone missing two of them. Along its own strength axis (``eval
     frontier --strengths``) the WER target falls near 0.93 times its moves, where the
-    ignorant and lazy-informed EERs fall short (about 34.1 and 34.8 %).
+    ignorant EER falls short: x0.93 gave 33.9 / 35.1 / 30.3 % for +7.8 on three draws.
     With the slope from -9 to +3 the same chain gave 34.8 / 34.4 / 30.6 % for +8.0-8.3;
     from -12 to +3 with shifts up to 1.22, 34.5 / 37.0 / 31.3 % for +7.9 in one run and
     +9.3 in another (Whisper's fallback sampling: a WER gap of a point between two

@@ -259,12 +259,20 @@ def attack_scores(
 ) -> tuple[Vector, Vector] | None:
     """The attacker's cosines for target and impostor trials; None when the design has
     no target or no impostor."""
-    if not design.speakers:
+    if not has_both_kinds(design):
         return None
+    return target_and_impostor(attack_matrix(enroll_from, trials_from, design), design)
+
+
+def has_both_kinds(design: TrialDesign) -> bool:
+    """Whether the design has a target trial and an impostor trial: an EER needs both."""
     mask = design.target_mask()
-    if not mask.any() or mask.all():
-        return None
-    scores = attack_matrix(enroll_from, trials_from, design)
+    return bool(design.speakers) and bool(mask.any()) and not bool(mask.all())
+
+
+def target_and_impostor(scores: Matrix, design: TrialDesign) -> tuple[Vector, Vector]:
+    """A ``[speaker, trial]`` score matrix split into its target and impostor scores."""
+    mask = design.target_mask()
     return scores[mask], scores[~mask]
 
 
@@ -290,19 +298,6 @@ def split_speakers(
         count = round(train_fraction * len(group))
         chosen.update(group[i] for i in rng.permutation(len(group))[:count])
     return chosen
-
-
-def semi_informed_scores(
-    anonymized: Matrix,
-    speakers: Sequence[str],
-    train_fraction: float = 0.5,
-    splits: int = 5,
-    seed: int = 0,
-) -> list[tuple[Vector, Vector]]:
-    """The semi-informed attacker's target and impostor scores, once per random split
-    (see :func:`semi_informed_attacks`)."""
-    attacks = semi_informed_attacks(anonymized, speakers, train_fraction, splits, seed)
-    return [(scores[held.target_mask()], scores[~held.target_mask()]) for scores, held in attacks]
 
 
 def semi_informed_attacks(
@@ -341,8 +336,7 @@ def semi_informed_attacks(
             lda.fit(anonymized[train_clips], [speakers[i] for i in train_clips])
         projected = np.asarray(lda.transform(anonymized[test_clips]), dtype=np.float64)
         held_out = design_trials([speakers[i] for i in test_clips])
-        mask = held_out.target_mask()
-        if held_out.speakers and mask.any() and not mask.all():
+        if has_both_kinds(held_out):
             attacks.append((attack_matrix(projected, projected, held_out), held_out))
     return attacks
 
@@ -493,11 +487,20 @@ def evaluate_anonymization(
     """Measure ``anonymizer`` on the clips of ``entries`` (each with a ``speaker``; those
     with a ``text`` whose path matches ``wer_filter`` are also transcribed; a None
     filter transcribes every clip with a text). Returns one JSON-ready dict, rates as
-    fractions. ``seed`` fixes the anonymizer's draws and the attacker's splits."""
-    _check_attack(train_fraction, splits)
-    cache = cache if cache is not None else EvaluationCache(attacker=attacker)
-    clips = measure_draw(entries, anonymizer, seed, cache, asr_model, wer_filter, progress)
-    return summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, seed)
+    fractions, with ``intervals`` over speakers (:func:`speaker_intervals`). ``seed``
+    fixes the anonymizer's draws, the attacker's splits and the resampling."""
+    return evaluate_draws(
+        entries,
+        anonymizer,
+        seed=seed,
+        asr_model=asr_model,
+        wer_filter=wer_filter,
+        train_fraction=train_fraction,
+        splits=splits,
+        attacker=attacker,
+        cache=cache,
+        progress=progress,
+    )
 
 
 def measure_draw(
@@ -526,13 +529,6 @@ def measure_draw(
     return clips
 
 
-def _check_attack(train_fraction: float, splits: int) -> None:
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError("train_fraction must be between 0 and 1")
-    if splits < 1:
-        raise ValueError("splits must be at least 1")
-
-
 DRAWN = ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed", "wer_anonymized", "wer_rise")
 """The figures that depend on the anonymizer's draws, and so move from seed to seed."""
 
@@ -552,7 +548,7 @@ def evaluate_draws(
     replicates: int = REPLICATES,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """:func:`evaluate_anonymization` with every clip's parameters drawn ``draws`` times
+    """The evaluation with every clip's parameters drawn ``draws`` times
     (seeds ``seed``, ``seed + 1``, ...); the figures are the means over the draws, with
     ``intervals``: how far each could move with other speakers (see
     :func:`speaker_intervals`).
@@ -563,33 +559,56 @@ def evaluate_draws(
     settings."""
     if draws < 1:
         raise ValueError("draws must be at least 1")
-    _check_attack(train_fraction, splits)
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError("train_fraction must be between 0 and 1")
+    if splits < 1:
+        raise ValueError("splits must be at least 1")
     cache = cache if cache is not None else EvaluationCache(attacker=attacker)
     seeds = [seed + draw for draw in range(draws)]
     measured = [
         measure_draw(entries, anonymizer, each, cache, asr_model, wer_filter, progress)
         for each in seeds
     ]
-    runs = [
-        summarise(clips, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, each)
+    semi = [
+        semi_informed_attacks(
+            np.array([clip.anonymized for clip in clips]),
+            [clip.speaker for clip in clips],
+            train_fraction,
+            splits,
+            each,
+        )
         for clips, each in zip(measured, seeds, strict=True)
     ]
+    runs = [
+        summarise(
+            clips,
+            semi[draw],
+            anonymizer,
+            cache,
+            asr_model,
+            wer_filter,
+            train_fraction,
+            splits,
+            seeds[draw],
+        )
+        for draw, clips in enumerate(measured)
+    ]
     result = runs[0] if draws == 1 else combine_draws(runs)
-    result["intervals"] = speaker_intervals(measured, seeds, train_fraction, splits, replicates)
+    result["intervals"] = speaker_intervals(measured, semi, seed, replicates)
     return result
 
 
 def speaker_intervals(
     measured: Sequence[Sequence[Clip]],
-    seeds: Sequence[int],
-    train_fraction: float = 0.5,
-    splits: int = 5,
+    semi: Sequence[Sequence[tuple[Matrix, TrialDesign]]],
+    seed: int,
     replicates: int = REPLICATES,
 ) -> dict[str, Any]:
     """How far each attacker's EER and the WER rise could move with other speakers: the
     central 95 % of ``replicates`` resamplings of the speakers
-    (:mod:`earmuff.evaluate.intervals`), each draw of ``measured`` recomputed under the
-    same resampling and averaged, as the figures are.
+    (:mod:`earmuff.evaluate.intervals`, seeded from ``seed``), each draw of ``measured``
+    (with its semi-informed attacks, ``semi``) recomputed under the same resampling and
+    averaged, as the figures are.
 
     The semi-informed attacker keeps each split's LDA as fitted on its training half:
     its interval counts the voices it is tested on, not those it learned from.
@@ -601,14 +620,14 @@ def speaker_intervals(
     enrolled = set(design.speakers)
     others = [speaker for speaker in speakers if speaker not in enrolled]
     resample = resample_speakers(
-        [design.speakers, others], replicates, np.random.default_rng([seeds[0], 2])
+        [design.speakers, others], replicates, np.random.default_rng([seed, 2])
     )
     attacks: dict[str, list[Vector]] = {
         "eer_ignorant": [],
         "eer_lazy_informed": [],
         "eer_semi_informed": [],
     }
-    for clips, seed in zip(measured, seeds, strict=True):
+    for clips, draw_semi in zip(measured, semi, strict=True):
         original = np.array([clip.original for clip in clips])
         anonymized = np.array([clip.anonymized for clip in clips])
         if design.speakers:
@@ -616,16 +635,14 @@ def speaker_intervals(
                 scores = attack_matrix(enroll_from, anonymized, design)
                 eers = attack_eers(scores, design.speakers, design.trial_speakers, resample)
                 attacks[key].append(eers)
-        semi = [
+        by_split = [
             attack_eers(scores, held.speakers, held.trial_speakers, resample)
-            for scores, held in semi_informed_attacks(
-                anonymized, speakers, train_fraction, splits, seed
-            )
+            for scores, held in draw_semi
         ]
-        if semi:
+        if by_split:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a replicate with no split
-                attacks["eer_semi_informed"].append(np.nanmean(semi, axis=0))
+                attacks["eer_semi_informed"].append(np.nanmean(by_split, axis=0))
     heard = [index for index, clip in enumerate(measured[0]) if clip.original_edits is not None]
     added = [
         [_errors(clips[i].anonymized_edits) - _errors(clips[i].original_edits) for i in heard]
@@ -733,6 +750,7 @@ def _mean_curve(curves: Sequence[dict[str, Any] | None]) -> dict[str, Any] | Non
 
 def summarise(
     clips: Sequence[Clip],
+    semi_attacks: Sequence[tuple[Matrix, TrialDesign]],
     anonymizer: Anonymizer,
     cache: EvaluationCache,
     asr_model: str,
@@ -741,6 +759,8 @@ def summarise(
     splits: int,
     seed: int,
 ) -> dict[str, Any]:
+    """One draw's figures, from its clips and its semi-informed attacks (made with
+    ``train_fraction`` and ``splits``, recorded here)."""
     speakers = [clip.speaker for clip in clips]
     original = np.array([clip.original for clip in clips])
     anonymized = np.array([clip.anonymized for clip in clips])
@@ -751,7 +771,7 @@ def summarise(
         "ignorant": attack_scores(original, anonymized, design),
         "lazy_informed": attack_scores(anonymized, anonymized, design),
     }
-    semi_scores = semi_informed_scores(anonymized, speakers, train_fraction, splits, seed)
+    semi_scores = [target_and_impostor(scores, held) for scores, held in semi_attacks]
     semi = [equal_error_rate(*scores) for scores in semi_scores]
     if semi_scores:
         attacks["semi_informed"] = pooled_scores(semi_scores)
