@@ -22,7 +22,6 @@ from earmuff.evaluate.anonymization import (
     design_trials,
     enroll,
     equal_error_rate,
-    evaluate_anonymization,
     evaluate_draws,
     semi_informed_attacks,
     target_and_impostor,
@@ -216,7 +215,7 @@ def test_real_clips_end_to_end(corpus: Path) -> None:
         pattern=FOUR_CALLERS,
     )
     assert len(entries) == 16
-    result = evaluate_anonymization(
+    result = evaluate_draws(
         entries,
         McAdamsAnonymizer(0.7, 0.9),
         wer_filter=r"WUWII0000[08]_006\.",
@@ -277,7 +276,7 @@ def test_the_originals_are_heard_before_any_anonymized_clip(tmp_path: Path) -> N
     transcriber = _ListeningTranscriber()
     cache = EvaluationCache(encoder=PitchEmbedder())
     cache.transcribers["tiny.en"] = cast(Transcriber, transcriber)
-    result = evaluate_anonymization(entries, Halving(), wer_filter=None, splits=1, cache=cache)
+    result = evaluate_draws(entries, Halving(), wer_filter=None, splits=1, cache=cache)
     assert transcriber.order == ["original"] * 18 + ["anonymized"] * 18
     assert result["wer_original"] == result["wer_anonymized"] == 0.0
 
@@ -294,7 +293,7 @@ def test_clips_cut_from_one_file_are_measured_apart(tmp_path: Path) -> None:
         for part in range(3)
     ]
     cache = EvaluationCache(encoder=PitchEmbedder())
-    evaluate_anonymization(entries, Halving(), wer_filter=None, splits=1, cache=cache)
+    evaluate_draws(entries, Halving(), wer_filter=None, splits=1, cache=cache)
     assert len(cache.embeddings) == 3
     peaks = {int(np.argmax(vector)) for vector in cache.embeddings.values()}
     assert peaks == {220 % 64, 330 % 64, 440 % 64}, "each part heard on its own"

@@ -471,38 +471,6 @@ def hear_originals(
             cache.original_transcript(asr_model, key, samples, rate)
 
 
-def evaluate_anonymization(
-    entries: Sequence[ManifestEntry],
-    anonymizer: Anonymizer,
-    *,
-    asr_model: str = "tiny.en",
-    wer_filter: str | None = WER_FILTER,
-    train_fraction: float = 0.5,
-    splits: int = 5,
-    seed: int = 0,
-    attacker: str = "resemblyzer",
-    cache: EvaluationCache | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Measure ``anonymizer`` on the clips of ``entries`` (each with a ``speaker``; those
-    with a ``text`` whose path matches ``wer_filter`` are also transcribed; a None
-    filter transcribes every clip with a text). Returns one JSON-ready dict, rates as
-    fractions, with ``intervals`` over speakers (:func:`speaker_intervals`). ``seed``
-    fixes the anonymizer's draws, the attacker's splits and the resampling."""
-    return evaluate_draws(
-        entries,
-        anonymizer,
-        seed=seed,
-        asr_model=asr_model,
-        wer_filter=wer_filter,
-        train_fraction=train_fraction,
-        splits=splits,
-        attacker=attacker,
-        cache=cache,
-        progress=progress,
-    )
-
-
 def measure_draw(
     entries: Sequence[ManifestEntry],
     anonymizer: Anonymizer,
@@ -548,10 +516,13 @@ def evaluate_draws(
     replicates: int = REPLICATES,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The evaluation with every clip's parameters drawn ``draws`` times
-    (seeds ``seed``, ``seed + 1``, ...); the figures are the means over the draws, with
-    ``intervals``: how far each could move with other speakers (see
-    :func:`speaker_intervals`).
+    """Measure ``anonymizer`` on the clips of ``entries`` (each with a ``speaker``; those
+    with a ``text`` whose path matches ``wer_filter`` are also transcribed; a None
+    filter transcribes every clip with a text), every clip's parameters drawn ``draws``
+    times (seeds ``seed``, ``seed + 1``, ...). Returns one JSON-ready dict, rates as
+    fractions: the figures are the means over the draws, with ``intervals``, how far
+    each could move with other speakers (:func:`speaker_intervals`). ``seed`` also fixes
+    the attacker's splits and the resampling.
 
     With thirty speakers one draw is not enough to choose between settings: on the
     development callers one earlier default's lazy-informed EER was 32.2, 32.8 and

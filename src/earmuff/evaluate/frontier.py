@@ -1,8 +1,8 @@
 """The privacy/utility curve: several anonymizers and strengths measured on one corpus.
 
-Every point is a full ``evaluate_anonymization`` run; they share one cache, so the
-original clips are embedded and transcribed once, and one seed, so every point draws
-its parameters for the same clips in the same order. A point is on the frontier when
+Every point is a full ``evaluate_draws`` run; they share one cache, so the original
+clips are embedded and transcribed once, and one seed, so every point draws its
+parameters for the same clips in the same order. A point is on the frontier when
 no other point hides voices at least as well from every attacker for no more WER.
 """
 
