@@ -6,12 +6,13 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from scipy.signal import lfilter
+from scipy.signal import lfilter, welch
 
 from earmuff.audio.anonymize import (
     ChainAnonymizer,
     FormantWarpAnonymizer,
     McAdamsAnonymizer,
+    SharpenAnonymizer,
     ShiftAnonymizer,
     _all_pole_rows,
     _by_rows,
@@ -21,6 +22,7 @@ from earmuff.audio.anonymize import (
     equalise_spectrum,
     lpc,
     mcadams,
+    sharpen_formants,
     shift_voice,
     warp_formants,
     wsola_stretch,
@@ -349,6 +351,84 @@ def test_a_higher_order_warp_moves_more_of_the_voices_detail() -> None:
         return float(np.mean(np.abs(long_term_db(warped) - before)))
 
     assert change(28) > change(12)
+
+
+def two_formant_voice(rate: int = 8_000) -> np.ndarray:
+    """Noise through resonances at 700 and 1,800 Hz: two formants with a valley between."""
+    a = np.array([1.0])
+    for hz in (700, 1_800):
+        radius, centre = 0.9, 2 * np.pi * hz / rate
+        a = np.convolve(a, [1.0, -2 * radius * np.cos(centre), radius**2])
+    voice = lfilter([1.0], a, np.random.default_rng(1).standard_normal(2 * rate))
+    return (0.5 * voice / np.max(np.abs(voice))).astype(np.float32)
+
+
+def spectrum_db(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies from 200 Hz to 3.6 kHz and the clip's long-term power there, in dB."""
+    freqs, power = welch(samples, rate, nperseg=512)
+    kept = (freqs > 200) & (freqs < 3_600)
+    return freqs[kept], 10 * np.log10(power[kept])
+
+
+def contrast_db(samples: np.ndarray, rate: int) -> float:
+    """How far the long-term spectrum strays from its straight-line tilt: peaks and valleys."""
+    freqs, db = spectrum_db(samples, rate)
+    return float(np.std(db - np.polyval(np.polyfit(freqs, db, 1), freqs)))
+
+
+def test_sharpening_with_equal_factors_gives_the_clip_back() -> None:
+    speech = two_formant_voice()
+    assert np.allclose(sharpen_formants(speech, 8_000, poles=0.6, zeros=0.6), speech, atol=1e-6)
+
+
+def test_sharpening_deepens_the_valley_between_formants_and_keeps_them_in_place() -> None:
+    rate = 8_000
+    speech = two_formant_voice(rate)
+    sharper = [sharpen_formants(speech, rate, poles, zeros=0.55) for poles in (0.7, 0.8, 0.9)]
+    contrasts = [contrast_db(clip, rate) for clip in (speech, *sharper)]
+    assert contrasts == sorted(contrasts), "the further the poles from the zeros, the sharper"
+
+    def valley(samples: np.ndarray) -> float:
+        freqs, db = spectrum_db(samples, rate)
+        at = lambda hz: db[np.argmin(np.abs(freqs - hz))]  # noqa: E731
+        return float(min(at(700), at(1_800)) - at(1_200))
+
+    assert valley(sharper[-1]) > valley(speech) + 2.0
+    for clip in sharper:
+        freqs, db = spectrum_db(clip, rate)
+        low, high = freqs < 1_200, freqs > 1_200
+        assert freqs[low][np.argmax(db[low])] == pytest.approx(700, rel=0.05)
+        assert freqs[high][np.argmax(db[high])] == pytest.approx(1_800, rel=0.05)
+        assert clip.shape == speech.shape and clip.dtype == np.float32
+        assert np.max(np.abs(clip)) == pytest.approx(np.max(np.abs(speech)), rel=1e-5)
+
+
+def test_the_sharpen_anonymizer_draws_its_strength_per_item() -> None:
+    speech = tone(1.0, 8_000, seed=9)
+    anonymizer = SharpenAnonymizer(0.6, 0.9)
+    outputs = [anonymizer.anonymize(speech, 8_000, np.random.default_rng(s)) for s in range(3)]
+    assert all(o.shape == speech.shape and o.dtype == np.float32 for o in outputs)
+    assert np.array_equal(outputs[0], anonymizer.anonymize(speech, 8_000, np.random.default_rng(0)))
+    assert not np.allclose(outputs[0], outputs[1]) and not np.allclose(outputs[1], outputs[2])
+    poles = np.random.default_rng(0).uniform(0.6, 0.9)
+    assert np.array_equal(outputs[0], sharpen_formants(speech, 8_000, poles, 0.55, 12))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"poles_low": 0.9, "poles_high": 0.8}, "poles_low <= poles_high"),
+        ({"zeros": 0.75}, "zeros <= poles_low"),
+        ({"poles_high": 1.0}, "< 1"),
+        ({"zeros": 0.0}, "0 < zeros"),
+        ({"order": 1}, "order"),
+    ],
+)
+def test_the_sharpen_anonymizer_refuses_factors_out_of_order(
+    settings: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        SharpenAnonymizer(**settings)  # type: ignore[arg-type]
 
 
 def test_the_frames_all_pole_synthesis_is_each_frames_own_filter_from_rest() -> None:

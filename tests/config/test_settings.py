@@ -310,8 +310,10 @@ def test_the_anonymization_pitch_pivot_is_a_pitch_or_zero(tmp_path: Path, value:
         ("shift_low = 1.3", "shift_high = 1.2"),
         ("tilt_low_db = 6", "tilt_high_db = -6"),
         ("warp_low = 0.2", "warp_high = 0.1"),
+        ("sharpen_low = 0.9", "sharpen_high = 0.8"),
+        ("sharpen_zeros = 0.75", "sharpen_low = 0.7"),
     ],
-    ids=["alpha", "shift", "tilt", "warp"],
+    ids=["alpha", "shift", "tilt", "warp", "sharpen", "sharpen-zeros"],
 )
 def test_an_anonymization_range_that_ends_below_its_start_is_refused_when_read(
     tmp_path: Path, low: str, high: str
@@ -319,3 +321,12 @@ def test_an_anonymization_range_that_ends_below_its_start_is_refused_when_read(
     name = low.split(" = ")[0]
     with pytest.raises(PolicyError, match=rf"policy anonymization: .*{name} must not exceed"):
         load_policy(write_policy(tmp_path, f"[anonymization]\n{low}\n{high}\n"))
+
+
+@pytest.mark.parametrize("setting", ["sharpen_low", "sharpen_high", "sharpen_zeros"])
+@pytest.mark.parametrize("value", ["0", "1", "1.2", "nan"])
+def test_the_sharpening_factors_lie_strictly_between_zero_and_one(
+    tmp_path: Path, setting: str, value: str
+) -> None:
+    with pytest.raises(PolicyError, match=rf"policy anonymization\.{setting}: "):
+        load_policy(write_policy(tmp_path, f"[anonymization]\n{setting} = {value}\n"))

@@ -155,8 +155,10 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
     assert result["task"] == "anonymization" and result["n_utterances"] == 24
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
     anonymizer = result["anonymizer"]
-    assert anonymizer["name"] == "eq-shift+formant-warp+eq", "the policy's default"
+    assert anonymizer["name"] == "eq-shift+formant-warp+sharpen+eq", "the policy's default"
     assert anonymizer["reequalise"] and anonymizer["steps"][1]["order"] == 24
+    sharpen = anonymizer["steps"][2]
+    assert (sharpen["name"], sharpen["poles_low"], sharpen["poles_high"]) == ("sharpen", 0.7, 0.8)
     scores = result["scores"]
     assert set(scores) == {"original", "ignorant", "lazy_informed", "semi_informed"}
     for attack in ("original", "ignorant", "lazy_informed"):
@@ -229,6 +231,8 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         ("--shift-low=1.3", "--shift-high=1.2"),
         ("--tilt-low-db=6", "--tilt-high-db=-6"),
         ("--warp-low=0.2", "--warp-high=0.1"),
+        ("--sharpen-low=0.9", "--sharpen-high=0.8"),
+        ("--sharpen-zeros=0.75", "--sharpen-low=0.7"),
     ],
 )
 def test_eval_anonymization_refuses_an_empty_range(corpus: Path, low: str, high: str) -> None:
@@ -247,8 +251,8 @@ def test_eval_frontier_measures_the_default_along_its_own_strengths(
     result = read(tmp_path / "earmuff-eval" / "frontier.json")
     assert result["options"]["strengths"] == "0.5,1"
     milder, default = result["points"]
-    assert milder["label"].startswith("x0.5 eq-shift+formant-warp (shift 1.04881-1.11803")
-    assert default["label"].startswith("x1 ") and default["policy"]["shift_high"] == 1.25
+    assert milder["label"].startswith("x0.5 eq-shift+formant-warp+sharpen (shift 1.04547-1.1095")
+    assert default["label"].startswith("x1 ") and default["policy"]["shift_high"] == 1.231
     assert milder["policy"]["warp_high"] == default["policy"]["warp_high"] / 2
     for measured in (milder, default):
         assert 0.0 <= measured["eer_ignorant"] <= 1.0 and measured["wer_rise"] is not None

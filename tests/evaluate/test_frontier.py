@@ -102,6 +102,10 @@ def test_a_strength_scales_every_voice_move_and_leaves_the_line() -> None:
     assert math.isclose(half.shift_low, math.sqrt(default.shift_low)), "half the log factor"
     assert math.isclose(half.shift_high, math.sqrt(default.shift_high))
     assert (half.warp_low, half.warp_high) == (default.warp_low / 2, default.warp_high / 2)
+    zeros = default.sharpen_zeros
+    assert math.isclose(half.sharpen_low - zeros, (default.sharpen_low - zeros) / 2)
+    assert math.isclose(half.sharpen_high - zeros, (default.sharpen_high - zeros) / 2)
+    assert half.sharpen_zeros == zeros
     unchanged = ("tilt_low_db", "tilt_high_db", "colour_db", "colour_bands", "pivot_hz")
     for setting in (*unchanged, "warp_order", "reequalise", "alpha_low", "alpha_high"):
         assert getattr(half, setting) == getattr(default, setting), setting

@@ -130,6 +130,7 @@ def test_the_policy_chooses_the_anonymizer() -> None:
         ChainAnonymizer,
         FormantWarpAnonymizer,
         McAdamsAnonymizer,
+        SharpenAnonymizer,
         ShiftAnonymizer,
     )
     from earmuff.config.policy import AnonymizationPolicy
@@ -171,3 +172,9 @@ def test_the_policy_chooses_the_anonymizer() -> None:
     assert shift_step.pivot_hz == 150.0
     assert isinstance(warp_step, FormantWarpAnonymizer) and warp_step.beta_low == 0.04
     assert warp_step.order == 28
+    default = anonymizer_for(AnonymizationPolicy(sharpen_high=0.85))
+    assert isinstance(default, ChainAnonymizer)
+    assert default.name == "eq-shift+formant-warp+sharpen+eq", "the policy's default"
+    sharpen = default.steps[-1]
+    assert isinstance(sharpen, SharpenAnonymizer) and sharpen.poles_high == 0.85
+    assert (sharpen.poles_low, sharpen.zeros) == (0.7, 0.55)

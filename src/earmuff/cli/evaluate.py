@@ -57,6 +57,7 @@ class AnonymizationMethod(StrEnum):
     FORMANT_WARP = "formant-warp"
     EQ_SHIFT_MCADAMS = "eq-shift+mcadams"
     EQ_SHIFT_FORMANT_WARP = "eq-shift+formant-warp"
+    EQ_SHIFT_FORMANT_WARP_SHARPEN = "eq-shift+formant-warp+sharpen"
 
 
 class Attacker(StrEnum):
@@ -259,6 +260,15 @@ def anonymization(
     warp_order: Annotated[
         int, typer.Option(min=8, max=40, help="The formant warp's linear-prediction order")
     ] = DEFAULTS.anonymization.warp_order,
+    sharpen_low: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Mildest sharpening drawn (its poles)")
+    ] = DEFAULTS.anonymization.sharpen_low,
+    sharpen_high: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Sharpest sharpening drawn (its poles)")
+    ] = DEFAULTS.anonymization.sharpen_high,
+    sharpen_zeros: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="The sharpening's fixed zeros factor")
+    ] = DEFAULTS.anonymization.sharpen_zeros,
     reequalise: Annotated[
         bool, typer.Option(help="Equalise an eq-shift chain's result to its line again")
     ] = DEFAULTS.anonymization.reequalise,
@@ -297,6 +307,9 @@ def anonymization(
         "warp_low": warp_low,
         "warp_high": warp_high,
         "warp_order": warp_order,
+        "sharpen_low": sharpen_low,
+        "sharpen_high": sharpen_high,
+        "sharpen_zeros": sharpen_zeros,
         "reequalise": reequalise,
         "pivot_hz": pivot_hz,
     }

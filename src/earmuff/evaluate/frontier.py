@@ -32,6 +32,10 @@ BEFORE_TILT = (-9.0, 3.0)
 """The line's slope range, dB per octave, of every point measured before it was a setting."""
 
 BEFORE_DEFAULTS: dict[str, float | int | bool] = {
+    "shift_low": 1.1,
+    "shift_high": 1.25,
+    "warp_low": 0.03,
+    "warp_high": 0.12,
     "tilt_low_db": BEFORE_TILT[0],
     "tilt_high_db": BEFORE_TILT[1],
     "colour_db": 0.0,
@@ -40,10 +44,10 @@ BEFORE_DEFAULTS: dict[str, float | int | bool] = {
     "warp_order": 20,
     "reequalise": False,
 }
-"""What a grid point gets unless it asks otherwise: every refinement off (colour, when
-asked for, in four bands; the line's slope as before it was a setting; the formant
-warp at LPC order 20), so the grid measures the same points whatever the policy's
-defaults."""
+"""What a grid point gets unless it asks otherwise: the sizes the grid was first
+measured at, every refinement off (colour, when asked for, in four bands; the line's
+slope as before it was a setting; the formant warp at LPC order 20), so the grid
+measures the same points whatever the policy's defaults."""
 
 
 def point(method: str, **settings: float | int | bool) -> AnonymizationPolicy:
@@ -76,6 +80,32 @@ def pivoted(
         reequalise=reequalise,
         tilt_low_db=tilt[0],
         tilt_high_db=tilt[1],
+    )
+
+
+def sharpened(
+    shift: tuple[float, float],
+    warp: tuple[float, float],
+    poles: tuple[float, float],
+    zeros: float = 0.55,
+) -> AnonymizationPolicy:
+    """The settled chain (pivot, colour, slope -9 to +6, order 24, re-equalised) with a
+    codec's postfilter after the warp, its poles drawn from ``poles``."""
+    return point(
+        "eq-shift+formant-warp+sharpen",
+        shift_low=shift[0],
+        shift_high=shift[1],
+        colour_db=8.0,
+        pivot_hz=160.0,
+        warp_low=warp[0],
+        warp_high=warp[1],
+        warp_order=24,
+        reequalise=True,
+        tilt_low_db=-9.0,
+        tilt_high_db=6.0,
+        sharpen_low=poles[0],
+        sharpen_high=poles[1],
+        sharpen_zeros=zeros,
     )
 
 
@@ -114,15 +144,19 @@ GRID: tuple[AnonymizationPolicy, ...] = (
         for tilt in ((-9.0, 6.0), (-12.0, 3.0), (-12.0, 6.0))
     ),
     pivoted(1.22, 0.03, 0.12, warp_order=24, reequalise=True, tilt=(-12.0, 3.0)),
+    sharpened((1.1, 1.25), (0.03, 0.12), (0.66, 0.74), zeros=0.6),
+    sharpened((1.1, 1.25), (0.03, 0.12), (0.7, 0.8)),
+    sharpened((1.1, 1.25), (0.03, 0.12), (0.8, 0.92), zeros=0.5),
+    sharpened((1.093, 1.231), (0.0279, 0.1116), (0.7, 0.8)),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
 
 def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPolicy:
     """``rules`` with every move of the voice ``strength`` times as large: the shift
-    factors' logarithms, the formant warp and McAdams' distance from 1 all scaled alike
-    (those the method uses), the random line left as it is (it is a telephone line, not
-    a voice).
+    factors' logarithms, the formant warp, the sharpening's poles' distance from its zeros
+    and McAdams' distance from 1 all scaled alike (those the method uses), the random
+    line left as it is (it is a telephone line, not a voice).
 
     The grid compares methods; a strength curve answers what it cannot: where along the
     chosen method's own axis the WER target falls, and how much privacy is left there.
@@ -137,6 +171,12 @@ def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPo
         "formant-warp": {
             "warp_low": rules.warp_low * strength,
             "warp_high": rules.warp_high * strength,
+        },
+        "sharpen": {
+            "sharpen_low": rules.sharpen_zeros
+            + (rules.sharpen_low - rules.sharpen_zeros) * strength,
+            "sharpen_high": rules.sharpen_zeros
+            + (rules.sharpen_high - rules.sharpen_zeros) * strength,
         },
         "mcadams": {
             "alpha_low": rules.alpha_low + (1.0 - rules.alpha_low) * (1.0 - strength),
@@ -177,6 +217,8 @@ def label(rules: AnonymizationPolicy) -> str:
         "mcadams": f"alpha {rules.alpha_low:g}-{rules.alpha_high:g}",
         "eq-shift": f"shift {rules.shift_low:g}-{rules.shift_high:g}{tilt}{colour}{pivot}",
         "formant-warp": f"warp {rules.warp_low:g}-{rules.warp_high:g}{order}",
+        "sharpen": f"sharpen {rules.sharpen_low:g}-{rules.sharpen_high:g}"
+        f" over {rules.sharpen_zeros:g}",
     }
     used = ", ".join(settings[step] for step in rules.method.split("+"))
     again = ", re-equalised" if rules.reequalises else ""

@@ -17,7 +17,9 @@ from earmuff.audio.anonymize import (
     ChainAnonymizer,
     FormantWarpAnonymizer,
     McAdamsAnonymizer,
+    SharpenAnonymizer,
     ShiftAnonymizer,
+    Step,
 )
 from earmuff.audio.bleep import bleep
 from earmuff.config.policy import AnonymizationPolicy
@@ -40,10 +42,12 @@ def anonymizer_for(rules: AnonymizationPolicy) -> Anonymizer:
         pivot_hz=rules.pivot_hz,
     )
     warp = FormantWarpAnonymizer(rules.warp_low, rules.warp_high, rules.warp_order)
-    steps: dict[str, McAdamsAnonymizer | ShiftAnonymizer | FormantWarpAnonymizer] = {
+    sharpen = SharpenAnonymizer(rules.sharpen_low, rules.sharpen_high, rules.sharpen_zeros)
+    steps: dict[str, Step] = {
         "mcadams": mcadams,
         "eq-shift": shift,
         "formant-warp": warp,
+        "sharpen": sharpen,
     }
     chain = tuple(steps[name] for name in rules.method.split("+"))
     if len(chain) == 1 and not rules.reequalises:
