@@ -122,6 +122,9 @@ def test_a_strength_moves_mcadams_alpha_away_from_one() -> None:
     awkward = point("mcadams", alpha_low=0.11337613414502819)
     assert 1.0 - (1.0 - awkward.alpha_low) != awkward.alpha_low, "a float that drifts"
     assert strengthened(awkward, 1.0) == awkward, "strength 1 is the rules themselves"
+    sharp = AnonymizationPolicy(sharpen_zeros=0.317, sharpen_low=0.868, sharpen_high=0.9)
+    assert 0.317 + (0.868 - 0.317) != 0.868, "another float that drifts"
+    assert strengthened(sharp, 1.0) == sharp
 
 
 @pytest.mark.parametrize("strength", [0.0, -1.0, math.nan, math.inf])

@@ -173,10 +173,10 @@ def strengthened(rules: AnonymizationPolicy, strength: float) -> AnonymizationPo
             "warp_high": rules.warp_high * strength,
         },
         "sharpen": {
-            "sharpen_low": rules.sharpen_zeros
-            + (rules.sharpen_low - rules.sharpen_zeros) * strength,
-            "sharpen_high": rules.sharpen_zeros
-            + (rules.sharpen_high - rules.sharpen_zeros) * strength,
+            "sharpen_low": rules.sharpen_low
+            + (rules.sharpen_low - rules.sharpen_zeros) * (strength - 1.0),
+            "sharpen_high": rules.sharpen_high
+            + (rules.sharpen_high - rules.sharpen_zeros) * (strength - 1.0),
         },
         "mcadams": {
             "alpha_low": rules.alpha_low + (1.0 - rules.alpha_low) * (1.0 - strength),
