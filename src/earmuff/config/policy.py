@@ -121,8 +121,8 @@ class AnonymizationPolicy(_Rules):
     coin, or by the voice's own pitch against ``pivot_hz``).
     ``formant-warp``: formants alone moved up or down by a bilinear warp whose size is
     drawn per item from [warp_low, warp_high].
-    ``sharpen``: formants sharpened by a speech codec's postfilter, its strength drawn
-    per item from [sharpen_low, sharpen_high].
+    ``+sharpen`` (after the formant warp): formants sharpened by a speech codec's
+    postfilter, its strength drawn per item from [sharpen_low, sharpen_high].
     ``eq-shift+mcadams``, ``eq-shift+formant-warp``, ``eq-shift+formant-warp+sharpen``:
     one after the other, each with its own draw; with ``reequalise``, a chain that
     starts with eq-shift ends on its line again. ``earmuff eval frontier`` measures them
@@ -136,11 +136,13 @@ class AnonymizationPolicy(_Rules):
     of one speaker rarely get the same formants, then the postfilter (poles 0.7-0.8 over
     zeros 0.55), then the drawn line again. Drawn three times (``eval anonymization
     --draws 3``) it gave mean EERs of 35.7 / 37.7 / 31.7 % for 7.4 points of tiny.en's
-    WER. The shift and warp are 0.93 times the previous default's (1.1-1.25, 0.03-0.12),
-    which without the postfilter gave 33.9 / 35.1 / 30.3 % for +7.8, and at full size
-    35.5 / 35.6 / 31.5 % for +8.4-8.7: the postfilter bought every attacker's EER for no
-    words. A speaker's clips all move the same way, which the informed attackers, who
-    know the method, exploit. See the README's voice anonymization section."""
+    WER; over six draws (seeds 0-5) 35.5 / 37.0 / 31.2 % for +8.0, the WER on its
+    limit, seeds 3-5 alone 0.6 over it. The shift and warp are 0.93 times the previous
+    default's (1.1-1.25, 0.03-0.12), which without the postfilter gave 33.9 / 35.1 /
+    30.3 % for +7.8, and at full size 35.5 / 35.6 / 31.5 % for +8.4-8.7 (six draws: 35.1
+    / 35.3 / 31.2 % for +8.9): the postfilter bought every attacker's EER for no words.
+    A speaker's clips all move the same way, which the informed attackers, who know the
+    method, exploit. See the README's voice anonymization section."""
 
     method: Literal[
         "mcadams",
