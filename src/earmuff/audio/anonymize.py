@@ -28,7 +28,7 @@ the formants, as a speech codec's postfilter does. On WUW-II telephone callers
 coloured equalisation, the shift's direction taken from the voice's own pitch (towards
 the middle of the population), the warp at a prediction order high enough to move the
 voice's finer spectral detail too, and the result equalised to its random line once
-more: the frontier point that meets the privacy and the word targets.
+more: the frontier point that met the privacy and the word targets on three draws.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ class AnonymizationPolicy(_Rules):
     starts with eq-shift ends on its line again. ``earmuff eval frontier`` measures them
     all.
 
-    The default is the development callers' frontier point that meets all four targets:
+    The default is the development callers' frontier point that met all four targets:
     eq-shift by 1.093-1.231 with a pitch pivot of 160 Hz (between the callers' low and
     high voices), so every voice moves towards the middle instead of half of them
     outwards, its line's slope drawn from -9 to +6 dB per octave, then the formant warp
