@@ -415,20 +415,19 @@ def test_the_sharpen_anonymizer_draws_its_strength_per_item() -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    "settings",
     [
-        ({"poles_low": 0.9, "poles_high": 0.8}, "poles_low <= poles_high"),
-        ({"zeros": 0.75}, "zeros <= poles_low"),
-        ({"poles_high": 1.0}, "< 1"),
-        ({"zeros": 0.0}, "0 < zeros"),
-        ({"order": 1}, "order"),
+        {"poles_low": 0.9, "poles_high": 0.8},
+        {"zeros": 0.75},
+        {"poles_high": 1.0},
+        {"zeros": 0.0},
     ],
 )
-def test_the_sharpen_anonymizer_refuses_factors_out_of_order(
-    settings: dict[str, float], message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        SharpenAnonymizer(**settings)  # type: ignore[arg-type]
+def test_the_sharpen_anonymizer_refuses_factors_out_of_order(settings: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"need 0 < zeros <= poles_low <= poles_high < 1"):
+        SharpenAnonymizer(**settings)
+    with pytest.raises(ValueError, match="order must be at least 2"):
+        SharpenAnonymizer(order=1)
 
 
 def test_the_frames_all_pole_synthesis_is_each_frames_own_filter_from_rest() -> None:

@@ -552,17 +552,9 @@ def evaluate_draws(
     ]
     runs = [
         summarise(
-            clips,
-            semi[draw],
-            anonymizer,
-            cache,
-            asr_model,
-            wer_filter,
-            train_fraction,
-            splits,
-            seeds[draw],
+            clips, attacks, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, each
         )
-        for draw, clips in enumerate(measured)
+        for clips, attacks, each in zip(measured, semi, seeds, strict=True)
     ]
     result = runs[0] if draws == 1 else combine_draws(runs)
     result["intervals"] = speaker_intervals(measured, semi, seed, replicates)

@@ -64,12 +64,17 @@ def pivoted(
     warp_order: int = 20,
     reequalise: bool = False,
     tilt: tuple[float, float] = BEFORE_TILT,
+    *,
+    shift_low: float = 1.1,
+    method: str = "eq-shift+formant-warp",
+    **more: float,
 ) -> AnonymizationPolicy:
-    """The default's family: eq-shift from 1.1 with random colour and the 160 Hz pitch
-    pivot, then the formant warp; its points differ only in these settings."""
+    """The default's family: eq-shift with random colour and the 160 Hz pitch pivot,
+    then the formant warp (and what ``method`` adds, set by ``more``); its points differ
+    only in these settings."""
     return point(
-        "eq-shift+formant-warp",
-        shift_low=1.1,
+        method,
+        shift_low=shift_low,
         shift_high=shift_high,
         colour_db=colour_db,
         colour_bands=colour_bands,
@@ -80,6 +85,7 @@ def pivoted(
         reequalise=reequalise,
         tilt_low_db=tilt[0],
         tilt_high_db=tilt[1],
+        **more,
     )
 
 
@@ -89,20 +95,16 @@ def sharpened(
     poles: tuple[float, float],
     zeros: float = 0.55,
 ) -> AnonymizationPolicy:
-    """The settled chain (pivot, colour, slope -9 to +6, order 24, re-equalised) with a
-    codec's postfilter after the warp, its poles drawn from ``poles``."""
-    return point(
-        "eq-shift+formant-warp+sharpen",
-        shift_low=shift[0],
-        shift_high=shift[1],
-        colour_db=8.0,
-        pivot_hz=160.0,
-        warp_low=warp[0],
-        warp_high=warp[1],
+    """The settled chain (order 24, re-equalised, slope -9 to +6) with a codec's
+    postfilter after the warp, its poles drawn from ``poles``."""
+    return pivoted(
+        shift[1],
+        *warp,
         warp_order=24,
         reequalise=True,
-        tilt_low_db=-9.0,
-        tilt_high_db=6.0,
+        tilt=(-9.0, 6.0),
+        shift_low=shift[0],
+        method="eq-shift+formant-warp+sharpen",
         sharpen_low=poles[0],
         sharpen_high=poles[1],
         sharpen_zeros=zeros,
