@@ -128,24 +128,22 @@ class AnonymizationPolicy(_Rules):
     starts with eq-shift ends on its line again. ``earmuff eval frontier`` measures them
     all.
 
-    The default is the development callers' frontier point that met all four targets:
-    eq-shift by 1.093-1.231 with a pitch pivot of 160 Hz (between the callers' low and
-    high voices), so every voice moves towards the middle instead of half of them
-    outwards, its line's slope drawn from -9 to +6 dB per octave, then the formant warp
-    at LPC order 24, its size drawn from a wide range (0.0279-0.1116) so that two clips
-    of one speaker rarely get the same formants, then the postfilter (poles 0.7-0.8 over
-    zeros 0.55), then the drawn line again. Drawn three times (``eval anonymization
-    --draws 3``) it gave mean EERs of 35.7 / 37.7 / 31.7 % for 7.4 points of tiny.en's
-    WER; over six draws (seeds 0-5) 35.5 / 37.0 / 31.2 % for +8.0, the WER on its
-    limit, seeds 3-5 alone 0.6 over it. Of the two moves, the warp hides the voice from
-    the informed attackers and the shift from the ignorant one: a smaller warp, with or
-    without a larger shift, and both at 0.9 times missed a target over six draws. The
-    shift and warp are 0.93 times the previous default's (1.1-1.25, 0.03-0.12), which
-    without the postfilter gave 33.9 / 35.1 / 30.3 % for +7.8, and at full size 35.5 /
-    35.6 / 31.5 % for +8.4-8.7 (six draws: 35.1 / 35.3 / 31.2 % for +8.9): the postfilter
-    bought every attacker's EER for no words.
+    The default is the development callers' frontier point that meets all four targets
+    with the most to spare: eq-shift by 1.093-1.231 with a pitch pivot of 160 Hz
+    (between the callers' low and high voices), so every voice moves towards the middle
+    instead of half of them outwards, its line's slope drawn from -6 to +9 dB per
+    octave, then the formant warp at LPC order 24, its size drawn from a wide range
+    (0.0234-0.0936) so that two clips of one speaker rarely get the same formants, then
+    the postfilter (poles 0.7-0.8 over zeros 0.55), then the drawn line again. Over six
+    draws (``eval anonymization --draws 6``, seeds 0-5) it gave mean EERs of 35.9 /
+    37.3 / 32.6 % for 7.4 points of tiny.en's WER, where the previous default (the line
+    from -9 to +6, the warp 0.0279-0.1116) gave 35.5 / 37.0 / 31.2 % for +8.0, the WER
+    on its limit. Thinner lines hid the voice from every attacker for few words, and
+    the smaller warp spent some of that on words: of the two moves, the warp hides the
+    voice from the informed attackers and the shift from the ignorant one, and the warp
+    costs more words. See the README's voice anonymization section.
     A speaker's clips all move the same way, which the informed attackers, who know the
-    method, exploit. See the README's voice anonymization section."""
+    method, exploit."""
 
     method: Literal[
         "mcadams",
@@ -159,18 +157,19 @@ class AnonymizationPolicy(_Rules):
     alpha_high: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
     shift_low: float = Field(default=1.093, ge=1.0, le=2.0, allow_inf_nan=False)
     shift_high: float = Field(default=1.231, ge=1.0, le=2.0, allow_inf_nan=False)
-    tilt_low_db: float = Field(default=-9.0, ge=-24.0, le=24.0, allow_inf_nan=False)
-    tilt_high_db: float = Field(default=6.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+    tilt_low_db: float = Field(default=-6.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+    tilt_high_db: float = Field(default=9.0, ge=-24.0, le=24.0, allow_inf_nan=False)
     """``eq-shift``'s line falls or rises by a slope drawn from [tilt_low_db, tilt_high_db]
     dB per octave above 250 Hz: from muffled to thin. The wider the range, the less two
-    clips of one speaker share a line: on the development callers -9 to +6 instead of
-    -9 to +3 raised every EER by 0.7-1.2 points on three draws for 0.2-0.4 points of
-    WER."""
+    clips of one speaker share a line; the thinner its end, the less every attacker
+    hears. On the development callers (three draws) -6 to +9 instead of -9 to +6
+    raised the EERs by 2.9 / 2.6 / 4.6 points for 0.7 points of WER; -3 to +12 by 4.6 /
+    6.2 / 4.8 for 3.3."""
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
     colour_bands: int = Field(default=4, ge=1, le=16)
     """How many random resonances ``colour_db`` spreads over the band."""
-    warp_low: float = Field(default=0.0279, ge=0.0, lt=0.5, allow_inf_nan=False)
-    warp_high: float = Field(default=0.1116, ge=0.0, lt=0.5, allow_inf_nan=False)
+    warp_low: float = Field(default=0.0234, ge=0.0, lt=0.5, allow_inf_nan=False)
+    warp_high: float = Field(default=0.0936, ge=0.0, lt=0.5, allow_inf_nan=False)
     warp_order: int = Field(default=24, ge=8, le=40)
     """The formant warp's linear-prediction order: above the dozen poles that a telephone
     voice's formants need, the rest take in the voice's finer spectral detail, which the

@@ -94,15 +94,16 @@ def sharpened(
     warp: tuple[float, float],
     poles: tuple[float, float],
     zeros: float = 0.55,
+    tilt: tuple[float, float] = (-9.0, 6.0),
 ) -> AnonymizationPolicy:
-    """The settled chain (order 24, re-equalised, slope -9 to +6) with a codec's
-    postfilter after the warp, its poles drawn from ``poles``."""
+    """The settled chain (order 24, re-equalised, slope -9 to +6 unless ``tilt`` says
+    otherwise) with a codec's postfilter after the warp, its poles drawn from ``poles``."""
     return pivoted(
         shift[1],
         *warp,
         warp_order=24,
         reequalise=True,
-        tilt=(-9.0, 6.0),
+        tilt=tilt,
         shift_low=shift[0],
         method="eq-shift+formant-warp+sharpen",
         sharpen_low=poles[0],
@@ -150,6 +151,11 @@ GRID: tuple[AnonymizationPolicy, ...] = (
     sharpened((1.1, 1.25), (0.03, 0.12), (0.7, 0.8)),
     sharpened((1.1, 1.25), (0.03, 0.12), (0.8, 0.92), zeros=0.5),
     sharpened((1.093, 1.231), (0.0279, 0.1116), (0.7, 0.8)),
+    *(
+        sharpened((1.093, 1.231), (0.0279, 0.1116), (0.7, 0.8), tilt=tilt)
+        for tilt in ((-6.0, 6.0), (-6.0, 9.0), (-3.0, 12.0))
+    ),
+    sharpened((1.093, 1.231), (0.0234, 0.0936), (0.7, 0.8), tilt=(-6.0, 9.0)),
 )
 """Each method from mild to strong; the milder ends keep words, the stronger hide voices."""
 
