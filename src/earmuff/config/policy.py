@@ -163,7 +163,7 @@ class AnonymizationPolicy(_Rules):
     dB per octave above 250 Hz: from muffled to thin. The wider the range, the less two
     clips of one speaker share a line; the thinner its end, the less every attacker
     hears. On the development callers (three draws) -6 to +9 instead of -9 to +6
-    raised the EERs by 2.9 / 2.6 / 4.6 points for 0.7 points of WER; -3 to +12 by 4.6 /
+    raised the EERs by 3.0 / 2.6 / 4.6 points for 0.7 points of WER; -3 to +12 by 4.6 /
     6.2 / 4.8 for 3.3."""
     colour_db: float = Field(default=8.0, ge=0.0, le=15.0, allow_inf_nan=False)
     colour_bands: int = Field(default=4, ge=1, le=16)
