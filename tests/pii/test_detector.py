@@ -81,7 +81,20 @@ def test_masked_words_map_to_their_times_for_the_bleep(detector: PiiDetector) ->
     assert transcript.text == "Please ring Jane at 555-219-4437."
     findings = detector.detect(transcript.text, known_names=["Jane"])
     assert mask(transcript.text, findings) == "Please ring [PERSON] at [PHONE_NUMBER]."
-    assert audio_spans(transcript, findings) == [(0.35, 0.7), (0.9, 2.6)]
+    assert audio_spans(transcript, findings) == [(0.35, 0.7), (0.8, 2.6)]
+
+
+def test_a_number_written_as_one_word_is_bleeped_from_its_neighbours(
+    detector: PiiDetector,
+) -> None:
+    """Whisper times "2814892" from 2.57 s although "two, eight, one, four" came first
+    (a development phone clip): the bleep must cover the time its neighbours leave."""
+    alone = Transcript.of([Word(" 2814892", 2.57, 3.97)])
+    assert audio_spans(alone, detector.detect(alone.text)) == [(0.0, 3.97)]
+    between = Transcript.of(
+        [Word(" call", 0.0, 0.3), Word(" 2814892", 2.57, 3.97), Word(" now", 4.4, 4.6)]
+    )
+    assert audio_spans(between, detector.detect(between.text)) == [(0.3, 4.4)]
 
 
 def test_a_capitalised_word_the_recogniser_does_not_know_is_taken_for_a_name() -> None:

@@ -51,14 +51,32 @@ def mask(text: str, findings: Sequence[Finding]) -> str:
 
 
 def audio_spans(transcript: Transcript, findings: Sequence[Finding]) -> list[tuple[float, float]]:
-    """The time of every word that a finding touches, even by one character."""
+    """The time of every word that a finding touches, even by one character.
+
+    A number that Whisper writes as one word of digits ("2814892") was spoken as several,
+    and its time covers only part of them: on a development phone number it began 2.6 s
+    into a clip whose first four digits were spoken before that, and they stayed
+    audible. Such a finding takes all the time between its neighbouring words (from the
+    clip's start when it opens the transcript)."""
     spans = []
+    words, places = transcript.words, transcript.spans
     for finding in findings:
         touched = [
-            word
-            for word, (start, end) in zip(transcript.words, transcript.spans, strict=True)
+            index
+            for index, (start, end) in enumerate(places)
             if start < finding.end and finding.start < end
         ]
-        if touched:
-            spans.append((min(w.start_s for w in touched), max(w.end_s for w in touched)))
+        if not touched:
+            continue
+        first, last = touched[0], touched[-1]
+        start_s, end_s = words[first].start_s, max(words[i].end_s for i in touched)
+        if any(_is_digit_string(words[i].text) for i in touched):
+            start_s = words[first - 1].end_s if first > 0 else 0.0
+            end_s = words[last + 1].start_s if last + 1 < len(words) else end_s
+        spans.append((min(start_s, words[first].start_s), max(end_s, words[last].end_s)))
     return spans
+
+
+def _is_digit_string(text: str) -> bool:
+    """A word holding two or more digits: several spoken words written as one."""
+    return sum(character.isdigit() for character in text) >= 2
