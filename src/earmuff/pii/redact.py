@@ -59,21 +59,22 @@ def audio_spans(transcript: Transcript, findings: Sequence[Finding]) -> list[tup
     audible. Such a finding takes all the time between its neighbouring words (from the
     clip's start when it opens the transcript)."""
     spans = []
-    words, places = transcript.words, transcript.spans
+    words = transcript.words
     for finding in findings:
         touched = [
             index
-            for index, (start, end) in enumerate(places)
+            for index, (start, end) in enumerate(transcript.spans)
             if start < finding.end and finding.start < end
         ]
         if not touched:
             continue
-        first, last = touched[0], touched[-1]
-        start_s, end_s = words[first].start_s, max(words[i].end_s for i in touched)
+        start_s = min(words[i].start_s for i in touched)
+        end_s = max(words[i].end_s for i in touched)
         if any(_is_digit_string(words[i].text) for i in touched):
-            start_s = words[first - 1].end_s if first > 0 else 0.0
-            end_s = words[last + 1].start_s if last + 1 < len(words) else end_s
-        spans.append((min(start_s, words[first].start_s), max(end_s, words[last].end_s)))
+            before, after = touched[0] - 1, touched[-1] + 1
+            start_s = min(start_s, words[before].end_s if before >= 0 else 0.0)
+            end_s = max(end_s, words[after].start_s if after < len(words) else end_s)
+        spans.append((start_s, end_s))
     return spans
 
 
