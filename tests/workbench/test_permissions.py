@@ -24,10 +24,10 @@ from earmuff.web.permissions import PERMISSIONS
 from earmuff.web.staff_auth import COOKIE, open_session, token_hash
 
 PUBLIC = re.compile(
-    r"^(/|/healthz|/login|/login/code|/logout|/openapi\.json|/docs.*|/redoc|/v1/.*|/portal.*|/static.*)$"
+    r"^(/|/healthz|/login|/login/code|/logout|/openapi\.json|/docs.*|/redoc|/v1/.*|/portal.*|/static.*|/enrol/.*)$"
 )
 """Routes open without a staff session: sign-in itself, health, the device API (device
-tokens), and the owner portal (owner sessions)."""
+tokens), the owner portal (owner sessions), and enrolment (its link is the credential)."""
 
 
 def staff_routes(app: FastAPI) -> list[tuple[APIRoute, str]]:

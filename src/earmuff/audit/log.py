@@ -1,11 +1,17 @@
 """A hash-chained audit log: each event's hash covers its content and the previous hash,
 so deleting, reordering or editing any past event breaks every hash after it.
+
+The chain alone cannot tell a truncated tail, or a chain rewritten from scratch with
+recomputed hashes, from the real thing: signed checkpoints kept outside the database
+(``audit/checkpoints.py``) pin its head, and ``audit/verification.py`` checks both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +21,10 @@ from sqlalchemy.orm import Session
 from earmuff.store.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
+APPENDED = "earmuff.audit.appended_seq"
+"""``session.info`` key: the position of the last event a session appended, read after
+its commit by whatever writes checkpoints."""
+STREAM_BATCH = 2000
 
 
 class AuditChainBroken(Exception):
@@ -25,7 +35,7 @@ class AuditChainBroken(Exception):
         self.event_id = event_id
 
 
-def _digest(
+def event_hash(
     prev_hash: str, occurred_at: datetime, actor: str, action: str, subject: str, details: Any
 ) -> str:
     body = json.dumps(
@@ -47,41 +57,75 @@ def record(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7342001)"))
-    last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    prev_hash = last or GENESIS
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS)
     occurred_at = utcnow()
     details = details or {}
     event = AuditEvent(
+        seq=seq,
         occurred_at=occurred_at,
         actor=actor,
         action=action,
         subject=subject,
         details=details,
         prev_hash=prev_hash,
-        hash=_digest(prev_hash, occurred_at, actor, action, subject, details),
+        hash=event_hash(prev_hash, occurred_at, actor, action, subject, details),
     )
     session.add(event)
     session.flush()
+    session.info[APPENDED] = seq
     return event
 
 
-def verify(session: Session) -> int:
-    """Recompute the chain from the start; return the number of events, or raise."""
+@dataclass(frozen=True)
+class ChainLink:
+    """One event as the verifier sees it: only what the hash covers, plus its place."""
+
+    id: int
+    seq: int
+    hash: str
+
+
+def walk(session: Session) -> Iterator[ChainLink]:
+    """Every event in id order, each checked against the one before it, or raise.
+
+    Rows are streamed in batches and nothing is kept but the previous hash, so memory
+    stays flat however long the log is.
+    """
+    columns = (
+        AuditEvent.id,
+        AuditEvent.seq,
+        AuditEvent.occurred_at,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.subject,
+        AuditEvent.details,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    )
+    rows = session.execute(
+        select(*columns).order_by(AuditEvent.id).execution_options(yield_per=STREAM_BATCH)
+    )
     expected_prev = GENESIS
-    count = 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        if event.prev_hash != expected_prev:
-            raise AuditChainBroken(event.id, "does not follow the event before it")
-        digest = _digest(
-            event.prev_hash,
-            event.occurred_at,
-            event.actor,
-            event.action,
-            event.subject,
-            event.details,
+    for position, row in enumerate(rows, start=1):
+        if row.prev_hash != expected_prev:
+            raise AuditChainBroken(row.id, "does not follow the event before it")
+        digest = event_hash(
+            row.prev_hash, row.occurred_at, row.actor, row.action, row.subject, row.details
         )
-        if digest != event.hash:
-            raise AuditChainBroken(event.id, "content does not match its hash")
-        expected_prev = event.hash
-        count += 1
-    return count
+        if digest != row.hash:
+            raise AuditChainBroken(row.id, "content does not match its hash")
+        if row.seq != position:
+            raise AuditChainBroken(row.id, f"is numbered {row.seq} but is event {position}")
+        expected_prev = row.hash
+        yield ChainLink(id=row.id, seq=position, hash=row.hash)
+
+
+def verify(session: Session) -> int:
+    """Recompute the chain from the start; return the number of events, or raise.
+
+    The chain only: see ``audit.verification.verify_log`` for the signed checkpoints.
+    """
+    return sum(1 for _ in walk(session))

@@ -25,7 +25,7 @@ from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import register_device
 from earmuff.store.consent import record_consent
-from earmuff.store.crypto import FORMAT
+from earmuff.store.crypto import FORMAT, pseudonym
 from earmuff.store.models import Account, Recording, RecordingStage, ReviewItem
 from earmuff.store.review_items import read_review_transcript
 from earmuff.web import create_app
@@ -99,7 +99,8 @@ def _serve_until_interrupted(base_url: str, console: Console) -> None:
     console.print(
         f"\n[bold]The workbench is being served at {base_url}/login[/bold]: sign in as any user "
         "above (ana and sam review; quinn checks quality; olu runs the safety console; pia "
-        "audits; root manages staff). Press Ctrl-C to stop."
+        "audits; root and ada manage staff, each approving what the other proposes). "
+        "Press Ctrl-C to stop."
     )
     try:
         while True:
@@ -146,7 +147,13 @@ def _register_households(store: Store, console: Console) -> list[tuple[str, str,
     with store.db.transaction() as session:
         for account, name, serial in HOUSEHOLDS:
             device, token = register_device(session, store.keyring, account, name, serial)
-            record(session, "demo", "device.registered", f"device:{device.id}", {"serial": serial})
+            record(
+                session,
+                "demo",
+                "device.registered",
+                f"device:{device.id}",
+                {"serial_tag": pseudonym(store.keyring, "serial", serial)},
+            )
             tokens.append((account, name, serial, token))
             table.add_row(account, name, serial, token[:12] + "…")
     console.print(table)

@@ -30,7 +30,9 @@ STAFF = (
     ("olu", "safety_officer", "en-US", False),
     ("pia", "privacy_officer", "", False),
     ("root", "admin", "", False),
+    ("ada", "admin", "", False),
 )
+"""Two admins, so the demo can show that one proposes a person and the other approves."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,14 @@ class DemoStaff:
 
 
 def seed_staff(store: Store, console: Console) -> dict[str, DemoStaff]:
-    """One person per role; their passwords and TOTP secrets are printed, once."""
-    table = Table(title="Staff accounts (passwords argon2id-hashed, TOTP secrets sealed)")
+    """One person per role, made directly in the store as the tests make them: the demo's
+    operator plays every one of these fictional people, so their passwords and TOTP
+    secrets are printed, once. Real accounts are never made this way: an admin
+    proposes, another approves, and the person enrols (``store/enrolment.py``)."""
+    table = Table(
+        title="Demo staff accounts, yours to play (passwords argon2id-hashed, TOTP secrets "
+        "sealed); real ones enrol themselves after two admins agree"
+    )
     for column in ("user", "role", "password", "TOTP secret (add to an authenticator)"):
         table.add_column(column, overflow="fold")
     people = {}

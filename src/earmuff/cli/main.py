@@ -18,23 +18,33 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from earmuff.audit import record
-from earmuff.cli import evaluate, owner, users
+from earmuff.cli import audit as audit_cli
+from earmuff.cli import devices as devices_cli
+from earmuff.cli import evaluate, keys, owner, reidentify, users
 from earmuff.cli import watermark as watermark_cli
 from earmuff.cli.export import export
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import RegistrationError, register_device
+from earmuff.store.crypto import pseudonym
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 devices = typer.Typer(no_args_is_help=True, help="Register the devices that may upload.")
 app.add_typer(devices, name="devices")
+devices.command("revoke")(devices_cli.revoke)
+devices.command("rotate")(devices_cli.rotate)
+app.add_typer(keys.app, name="keys")
 pipeline_app = typer.Typer(no_args_is_help=True, help="Run the de-identification pipeline.")
 app.add_typer(pipeline_app, name="pipeline")
 accounts_app = typer.Typer(no_args_is_help=True, help="Household accounts.")
+db_app = typer.Typer(no_args_is_help=True, help="The database, for its owner.")
+app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(users.app, name="users")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(reidentify.app, name="reidentify")
 app.add_typer(watermark_cli.app, name="watermark")
 app.command()(export)
 app.add_typer(owner.retention_app, name="retention")
@@ -74,7 +84,16 @@ def devices_add(
     try:
         with store.db.transaction() as session:
             device, token = register_device(session, store.keyring, account, first_name, serial)
-            record(session, "cli", "device.registered", f"device:{device.id}", {"serial": serial})
+            record(
+                session,
+                "cli",
+                "device.registered",
+                f"device:{device.id}",
+                {
+                    "account": f"account:{device.account_id}",
+                    "serial_tag": pseudonym(store.keyring, "serial", serial),
+                },
+            )
     except RegistrationError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -82,6 +101,29 @@ def devices_add(
         store.close()
     console.print(f"device {serial} registered for account {account}")
     typer.echo(token)
+
+
+@db_app.command("grant-app-role")
+def db_grant_app_role(
+    role: Annotated[str, typer.Argument(help="The PostgreSQL role the server connects as")],
+    workspace: Workspace = None,
+) -> None:
+    """Grant ROLE what the server needs, and only SELECT and INSERT on the audit log.
+
+    Run as the tables' owner (the role migrations run as), after every upgrade.
+    """
+    from earmuff.store.db import grant_application_role
+
+    store = _store(workspace)
+    try:
+        with store.db.engine.begin() as connection:
+            grant_application_role(connection, role)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    console.print(f"{role} may read and write earmuff's tables and only append to its audit log")
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from earmuff.audit.checkpoints import Checkpointer
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 
@@ -22,4 +23,9 @@ Workspace = Annotated[
 
 
 def open_workspace(workspace: Path | None) -> Store:
-    return open_store(Settings.for_workspace(workspace))
+    """Open the workspace, its audit log signed as the server signs it (see
+    ``audit/checkpoints.py``): a command that appends events leaves none unsigned for
+    longer than the policy allows."""
+    store = open_store(Settings.for_workspace(workspace))
+    Checkpointer.for_settings(store.settings, store.db).attach()
+    return store

@@ -10,18 +10,24 @@ from rich.console import Console
 from sqlalchemy import select
 
 from earmuff.cli.options import Workspace, open_workspace
+from earmuff.cli.signin import sign_in_staff
 from earmuff.owner import consent as consent_service
 from earmuff.owner.disclosure import DisclosureError, Disclosures
 from earmuff.owner.holds import HoldError, HoldForbidden, release_legal_hold, set_legal_hold
 from earmuff.owner.login import LoginError, issue_login_link
 from earmuff.owner.retention import run_retention
 from earmuff.store import Store
-from earmuff.store.models import Account, StaffUser
+from earmuff.store.models import Account
 
 retention_app = typer.Typer(no_args_is_help=True, help="Enforce the retention limits.")
 console = Console()
 Account_ = Annotated[str, typer.Argument(help="The company's account number")]
-By = Annotated[str, typer.Option("--by", help="Username of the privacy officer")]
+As = Annotated[
+    str,
+    typer.Option(
+        "--as", help="Your username, as privacy officer; your password and code are asked for"
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -35,14 +41,6 @@ def _account_id(store: Store, external_id: str) -> str:
     if account_id is None:
         raise _fail(f"no account {external_id}")
     return account_id
-
-
-def _staff(store: Store, username: str) -> StaffUser:
-    with store.db.read() as session:
-        user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None:
-        raise _fail(f"no staff user {username}")
-    return user
 
 
 def login_link(
@@ -111,13 +109,15 @@ def consent(
 def hold(
     account: Account_,
     reason: Annotated[str, typer.Option(help="Why the data must be kept (required)")],
-    by: By,
+    as_: As,
     workspace: Workspace = None,
 ) -> None:
     """Put ACCOUNT on legal hold: nothing of it is deleted until the hold is released."""
     store = open_workspace(workspace)
     try:
-        set_legal_hold(store, _account_id(store, account), reason, _staff(store, by))
+        account_id = _account_id(store, account)
+        officer = sign_in_staff(store, as_, "legal_hold")
+        set_legal_hold(store, account_id, reason, officer)
     except (HoldError, HoldForbidden) as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -127,14 +127,16 @@ def hold(
 
 def release(
     account: Account_,
-    by: By,
+    as_: As,
     note: Annotated[str, typer.Option(help="Why the hold ends (required)")],
     workspace: Workspace = None,
 ) -> None:
     """Release ACCOUNT's legal hold and carry out the deletions that waited for it."""
     store = open_workspace(workspace)
     try:
-        _, report = release_legal_hold(store, _account_id(store, account), _staff(store, by), note)
+        account_id = _account_id(store, account)
+        officer = sign_in_staff(store, as_, "legal_hold")
+        _, report = release_legal_hold(store, account_id, officer, note)
     except (HoldError, HoldForbidden) as exc:
         raise _fail(str(exc)) from None
     finally:

@@ -25,7 +25,7 @@ from earmuff.audit.marks import stream_of_mark
 from earmuff.cli.options import Workspace
 from earmuff.config import IngestLimits, Settings
 from earmuff.store import open_store
-from earmuff.store.crypto import MasterKey, MasterKeyError, watermark_key
+from earmuff.store.crypto import MasterKeyError, watermark_key
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -134,11 +134,15 @@ def _key(workspace: Path | None) -> bytes:
         )
         raise typer.Exit(2)
     try:
-        master = MasterKey.load_or_create(settings.master_key, settings.master_key_file)
+        store = open_store(settings)
     except MasterKeyError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    return watermark_key(master)
+    try:
+        # The workspace's stored watermark key: it outlives master-key rotations.
+        return watermark_key(store.keyring.master)
+    finally:
+        store.close()
 
 
 def _read(path: Path) -> DecodedAudio:

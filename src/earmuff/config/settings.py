@@ -50,6 +50,11 @@ class Settings:
     blob_dir: Path
     master_key_file: Path
     master_key: str | None = field(default=None, repr=False)
+    """``EARMUFF_MASTER_KEY``, else the key file: one key (hex or base64), or during a
+    master-key rotation several, separated by commas (lines in the file), the current
+    one first and the previous ones after it, still accepted for opening what they
+    wrapped. ``earmuff keys rotate`` rewraps everything under the first and retires the
+    others (see ``store/rotation.py``)."""
     limits: IngestLimits = field(default_factory=IngestLimits)
     policy: Policy = field(default_factory=Policy)
     secure_cookies: bool = True
@@ -64,6 +69,16 @@ class Settings:
     Redis gives it to another (its worker may have died); longer than the slowest one."""
     retention_interval_s: float = 3600.0
     """How often ``earmuff serve`` enforces the retention limits."""
+    audit_signing_key_file: Path = Path("audit-signing.key")
+    """The Ed25519 key that signs the audit log's checkpoints: its own file, never in the
+    database, so a copy of the database cannot forge a checkpoint."""
+    audit_checkpoint_dir: Path = Path("audit-checkpoints")
+    """Where signed checkpoints are written: outside the database, ideally a mounted
+    write-once store, so whoever rewrites the database cannot rewrite them too."""
+    audit_checkpoint_events: int = 1000
+    """A checkpoint at least every this many audit events ..."""
+    audit_checkpoint_seconds: float = 60.0
+    """... and, while ``earmuff serve`` runs, within this many seconds of any event."""
 
     @classmethod
     def for_workspace(
@@ -105,6 +120,18 @@ class Settings:
             broker_visibility_timeout_s=_float(env, "EARMUFF_BROKER_VISIBILITY_TIMEOUT_S", 3600.0),
             retention_interval_s=_float(
                 env, "EARMUFF_RETENTION_INTERVAL_S", Settings.retention_interval_s
+            ),
+            audit_signing_key_file=Path(
+                env.get("EARMUFF_AUDIT_SIGNING_KEY_FILE") or root / "audit-signing.key"
+            ).absolute(),
+            audit_checkpoint_dir=Path(
+                env.get("EARMUFF_AUDIT_CHECKPOINT_DIR") or root / "audit-checkpoints"
+            ).absolute(),
+            audit_checkpoint_events=_int(
+                env, "EARMUFF_AUDIT_CHECKPOINT_EVENTS", Settings.audit_checkpoint_events
+            ),
+            audit_checkpoint_seconds=_float(
+                env, "EARMUFF_AUDIT_CHECKPOINT_SECONDS", Settings.audit_checkpoint_seconds
             ),
         )
 

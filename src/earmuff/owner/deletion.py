@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from earmuff.audit import record
 from earmuff.owner.erasure import Erasure, erase_recordings, erase_review_items
 from earmuff.store import Store
+from earmuff.store.accounts import erased_external_id
 from earmuff.store.consent import lock_account, record_consent
 from earmuff.store.models import (
     Account,
@@ -246,7 +247,8 @@ def _forget_account(
     session: Session, store: Store, account: Account, now: datetime, erasure: Erasure
 ) -> None:
     """Everything beyond the recordings: review copies whose recording is already gone,
-    the owner's sealed history, the devices, the name, and last the data key itself."""
+    the owner's sealed history, the devices, the name, the account number (the row stays,
+    for the receipts, under an id that says nothing), and last the data key itself."""
     erase_review_items(session, items_of_account(session, store.keyring, account.id), erasure)
     session.execute(delete(ReviewRecord).where(ReviewRecord.account_id == account.id))
     device_ids = list(session.scalars(select(Device.id).where(Device.account_id == account.id)))
@@ -257,6 +259,7 @@ def _forget_account(
         session.execute(delete(Device).where(Device.id.in_(device_ids)))
     record_consent(session, account.id, "withdrawn", "deletion", None)
     account.first_name_sealed = None
+    account.external_id = erased_external_id(account.id)
     account.deleted_at = now
     store.keyring.destroy_account_key(session, account.id)
 

@@ -32,6 +32,7 @@ from earmuff.owner.history import (
 from earmuff.owner.retention import retention_label
 from earmuff.pipeline.stage import STAGE_ORDER, RecordingFacts, Work
 from earmuff.pipeline.transcribe import TRANSCRIPT
+from earmuff.review.reidentify import Notice, notices_for_account
 from earmuff.store import Store
 from earmuff.store.crypto import CryptoError
 from earmuff.store.models import (
@@ -155,6 +156,9 @@ class TransparencyReport:
     on_legal_hold: bool
     months: list[MonthCounts]
     totals: MonthCounts
+    reidentifications: list[Notice] = field(default_factory=list)
+    """Every time staff asked to learn who is behind one of this household's review
+    copies, and what came of it (deferred only while a legal hold lasts)."""
 
 
 def recording_state(recording: Recording, pending: bool) -> str:
@@ -463,6 +467,7 @@ def transparency_report(
         on_legal_hold=account.legal_hold_reason is not None,
         months=ordered,
         totals=_total(ordered),
+        reidentifications=notices_for_account(session, store.keyring, account_id, now),
     )
 
 

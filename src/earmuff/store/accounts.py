@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from earmuff.store.crypto import KeyRing, field_context, seal, unseal
-from earmuff.store.models import Account, AccountKey, ConsentSetting, Device
+from earmuff.store.models import Account, AccountKey, ConsentSetting, Device, utcnow
 
 TOKEN_PREFIX = "emd_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
@@ -93,15 +93,61 @@ def register_device(
     session: Session, keyring: KeyRing, external_id: str, first_name: str, serial: str
 ) -> tuple[Device, str]:
     """Register ``serial`` for the account and return it with its token (shown only once)."""
-    account = get_or_create_account(session, keyring, external_id, first_name)
-    existing = session.scalar(select(Device).where(Device.serial == serial))
-    if existing is not None:
+    if not serial.strip() or len(serial) > 128:
+        raise RegistrationError("a serial is 1-128 characters")
+    if not external_id.strip() or len(external_id) > 128:
+        raise RegistrationError("an account number is 1-128 characters")
+    if active_device(session, serial) is not None:
         raise RegistrationError(f"a device with serial {serial!r} is already registered")
+    account = get_or_create_account(session, keyring, external_id, first_name)
     token = new_device_token()
     device = Device(account_id=account.id, serial=serial, token_hash=hash_token(token))
     session.add(device)
     session.flush()
     return device, token
+
+
+def active_device(session: Session, serial: str) -> Device | None:
+    """The device holding ``serial`` that is not revoked (at most one: a unique index)."""
+    return session.scalar(
+        select(Device).where(Device.serial == serial, Device.revoked_at.is_(None))
+    )
+
+
+def _device_to_change(session: Session, serial: str) -> Device:
+    device = active_device(session, serial)
+    if device is None:
+        raise RegistrationError(f"no active device with serial {serial!r}")
+    return device
+
+
+def revoke_device(session: Session, serial: str) -> Device:
+    """Refuse the device's token from the next request on. The row stays, since its
+    recordings point at it; the serial can be registered again."""
+    device = _device_to_change(session, serial)
+    device.revoked_at = utcnow()
+    session.flush()
+    return device
+
+
+def rotate_device_token(session: Session, serial: str) -> tuple[Device, str]:
+    """A new token for the device (shown once); the old one is refused from now on."""
+    device = _device_to_change(session, serial)
+    token = new_device_token()
+    device.token_hash = hash_token(token)
+    session.flush()
+    return device, token
+
+
+def erased_external_id(account_id: str) -> str:
+    """What stands in ``accounts.external_id`` once everything of an account is deleted.
+
+    Derived from the random internal id alone, so it says nothing about the account
+    number, and it keeps the column unique. No keyed tombstone of the number is kept:
+    nothing needs to recognise it (receipts name the internal id, and the same number
+    registering again simply gets a new account with a new key).
+    """
+    return f"erased:{account_id}"
 
 
 _DEVICE_BY_TOKEN = (

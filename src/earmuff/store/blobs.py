@@ -33,7 +33,19 @@ class LocalFolderBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        if not root.exists():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o700, exist_ok=True)
+
+    def _make_folders(self, folder: Path) -> None:
+        """Each missing folder below the root made 0700 (``mkdir(parents=True)`` would
+        give the intermediate ones the default mode)."""
+        missing: list[Path] = []
+        while folder != self.root and not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for each in reversed(missing):
+            each.mkdir(mode=0o700, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         """The file for ``key``, which must be a plain relative path inside the store.
@@ -47,7 +59,7 @@ class LocalFolderBlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folders(path.parent)
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

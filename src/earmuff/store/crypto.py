@@ -4,6 +4,10 @@ Every sealed value is bound to what it is (its associated data names the account
 object), so a ciphertext moved to another row or another account fails to open.
 Destroying an account's wrapped key makes every blob of that account unreadable
 wherever a copy of it survives: crypto-shredding.
+
+The master key can be rotated (``store/rotation.py``): a :class:`KeyRing` holds the
+current master key and the previous ones still accepted while rows are rewrapped, and
+re-reads its key file when a rotation changes it, so running processes follow along.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import secrets
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,9 +66,15 @@ def unseal(key: bytes, sealed: bytes, context: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class MasterKey:
-    """The key-encrypting key. In production it comes from a KMS or a secret manager."""
+    """The key-encrypting key. In production it comes from a KMS or a secret manager.
+
+    ``pinned`` holds the keys of purposes that must outlive a master-key rotation (see
+    :data:`PINNED_PURPOSES`): for those, :meth:`derive` returns the stored key, which
+    began as this derivation and is kept wrapped under whichever master is current.
+    """
 
     key: bytes = field(repr=False)
+    pinned: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key_id(self) -> str:
@@ -70,6 +83,12 @@ class MasterKey:
 
     def derive(self, purpose: str) -> bytes:
         """A key for one purpose (the vault, staff secrets), independent of every other."""
+        if purpose in self.pinned:
+            return self.pinned[purpose]
+        return self.derive_fresh(purpose)
+
+    def derive_fresh(self, purpose: str) -> bytes:
+        """What this master derives for ``purpose``, ignoring any pinned key."""
         hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode())
         return hkdf.derive(self.key)
 
@@ -94,7 +113,7 @@ class MasterKey:
             mode = path.stat().st_mode & 0o777
             if mode & 0o077:
                 raise MasterKeyError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
-            return cls.from_text(path.read_text(encoding="ascii"))
+            return parse_master_keys(path.read_text(encoding="ascii"), str(path))[0]
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(KEY_BYTES)
         try:
@@ -104,6 +123,49 @@ class MasterKey:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(key.hex() + "\n")
         return cls(key)
+
+
+def parse_master_keys(text: str, source: str = "EARMUFF_MASTER_KEY") -> list[MasterKey]:
+    """Keys separated by commas or lines, the current one first; ``#`` starts a comment.
+
+    More than one key exists only during a rotation: the others are previous keys,
+    still accepted for opening what was wrapped under them until it is rewrapped.
+    """
+    keys: list[MasterKey] = []
+    for line in text.splitlines():
+        for part in line.split("#", 1)[0].split(","):
+            if part.strip():
+                keys.append(MasterKey.from_text(part))
+    if not keys:
+        raise MasterKeyError(f"{source} holds no key")
+    if len({k.key_id for k in keys}) != len(keys):
+        raise MasterKeyError(f"{source} lists the same key twice")
+    return keys
+
+
+def load_master_keys(text: str | None, path: Path) -> list[MasterKey]:
+    """The master keys from ``text`` (``EARMUFF_MASTER_KEY``) or the key file, creating
+    the file (mode 0600) with one new key on first run; the current key comes first."""
+    if text:
+        return parse_master_keys(text)
+    MasterKey.load_or_create(None, path)
+    return parse_master_keys(path.read_text(encoding="ascii"), str(path))
+
+
+def write_master_keys(path: Path, keys: Sequence[MasterKey]) -> None:
+    """Replace the key file atomically (mode 0600, flushed to disk): a crash leaves the
+    old list or the new one, never a file missing a key that rows still need."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write("".join(k.key.hex() + "\n" for k in keys))
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 WATERMARK_PURPOSE = "earmuff audio watermark v1"
@@ -119,17 +181,118 @@ def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class KeyRing:
-    """Creates, unwraps and destroys account data keys held in ``account_keys``."""
+PSEUDONYM_PURPOSE = "earmuff pseudonyms v1"
 
-    def __init__(self, master: MasterKey) -> None:
-        self.master = master
+PINNED_PURPOSES = (
+    "earmuff vault v1",
+    "earmuff vault index v1",
+    "earmuff staff secrets v1",
+    WATERMARK_PURPOSE,
+    "earmuff audio urls v1",
+    "earmuff sampling v1",
+    "earmuff review overlap v1",
+    PSEUDONYM_PURPOSE,
+)
+"""Purposes whose key a master-key rotation keeps, rewrapped, rather than replaces.
+
+Each is baked into something a rotation cannot rewrite or must not break while servers
+run: pseudonyms in the hash-chained audit log, watermarks in audio already streamed,
+the vault's blind indexes (copied into re-identification requests, and looked up by
+every deletion and withdrawal), staff TOTP secrets (a rotation must not sign anyone
+out), signed audio URLs in flight, and the sampling and overlap scores that keep the
+pipeline's decisions idempotent. What they protect without the content behind them is
+a link between rows; the content (audio, transcripts, names) is under the account keys
+and the review-items key, which a rotation does replace. The names are spelled out
+here because the modules that use them sit above ``store``; a test checks them.
+"""
+
+
+def pseudonym(keyring: KeyRing, kind: str, value: str) -> str:
+    """A stable, keyed tag for an identifier that must never be written in the clear
+    (a device serial, an account number), for the audit log and tombstones.
+
+    An HMAC under a pinned key: whoever holds the live master key can check whether a
+    given serial is the one an event names; the log alone says nothing about it.
+    """
+    key = keyring.master.derive(PSEUDONYM_PURPOSE)
+    digest = hmac.new(key, f"{kind}|{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}~{digest[:32]}"
+
+
+class KeyRing:
+    """Creates, unwraps and destroys account data keys held in ``account_keys``.
+
+    It holds the current master key and any previous ones (during a rotation). With a
+    ``key_file`` it re-reads that file whenever it changes, so a process that started
+    before ``earmuff keys rotate`` wraps under the new key and still opens what the old
+    one wrapped, without a restart.
+    """
+
+    def __init__(
+        self,
+        master: MasterKey,
+        previous: Sequence[MasterKey] = (),
+        key_file: Path | None = None,
+    ) -> None:
+        self._keys: tuple[MasterKey, ...] = (master, *previous)
+        self._pinned: dict[str, bytes] = {}
+        self._key_file = key_file
+        self._signature = _file_signature(key_file) if key_file else None
+        self._lock = threading.Lock()
+
+    @property
+    def master(self) -> MasterKey:
+        """The current master key, with the pinned purpose keys."""
+        return self.masters[0]
+
+    @property
+    def masters(self) -> tuple[MasterKey, ...]:
+        """Every accepted master key, the current one first."""
+        self.refresh()
+        return self._keys
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the key file if it changed since it was last read."""
+        if self._key_file is None:
+            return
+        signature = _file_signature(self._key_file)
+        if signature is None or (signature == self._signature and not force):
+            return
+        with self._lock:
+            keys = parse_master_keys(
+                self._key_file.read_text(encoding="ascii"), str(self._key_file)
+            )
+            self._keys = tuple(MasterKey(k.key, self._pinned) for k in keys)
+            self._signature = signature
+
+    def pin(self, pinned: Mapping[str, bytes]) -> None:
+        """Use these keys for their purposes from now on, whatever the master key."""
+        with self._lock:
+            self._pinned = dict(pinned)
+            self._keys = tuple(MasterKey(k.key, self._pinned) for k in self._keys)
+
+    def find(self, master_key_id: str) -> MasterKey:
+        """The accepted master key with this id (re-reading the key file once if none)."""
+        for candidate in self.masters:
+            if candidate.key_id == master_key_id:
+                return candidate
+        self.refresh(force=True)
+        for candidate in self._keys:
+            if candidate.key_id == master_key_id:
+                return candidate
+        raise MasterKeyError("this account's key was wrapped by a different master key")
+
+    def derive_all(self, purpose: str) -> list[bytes]:
+        """``purpose``'s key under each accepted master, current first: what opens a
+        value sealed under a rotating purpose key while a rotation is under way."""
+        return list(dict.fromkeys(m.derive(purpose) for m in self.masters))
 
     def create_account_key(self, session: Session, account_id: str) -> bytes:
         data_key = secrets.token_bytes(KEY_BYTES)
-        wrapped = seal(self.master.key, data_key, _wrap_context(account_id))
+        master = self.master
+        wrapped = seal(master.key, data_key, _wrap_context(account_id))
         session.add(
-            AccountKey(account_id=account_id, wrapped_key=wrapped, master_key_id=self.master.key_id)
+            AccountKey(account_id=account_id, wrapped_key=wrapped, master_key_id=master.key_id)
         )
         return data_key
 
@@ -143,9 +306,18 @@ class KeyRing:
         """The data key from its wrapped form, as read from ``account_keys``."""
         if wrapped_key is None:
             raise KeyDestroyed(f"the data key of account {account_id} does not exist")
-        if master_key_id != self.master.key_id:
-            raise MasterKeyError("this account's key was wrapped by a different master key")
-        return unseal(self.master.key, wrapped_key, _wrap_context(account_id))
+        return unseal(self.find(master_key_id).key, wrapped_key, _wrap_context(account_id))
+
+    def rewrap(self, row: AccountKey) -> bool:
+        """Wrap the row's key under the current master; False if it already was (or the
+        key is destroyed, which no rotation brings back)."""
+        master = self.master
+        if row.wrapped_key is None or row.master_key_id == master.key_id:
+            return False
+        data_key = self.unwrap(row.account_id, row.wrapped_key, row.master_key_id)
+        row.wrapped_key = seal(master.key, data_key, _wrap_context(row.account_id))
+        row.master_key_id = master.key_id
+        return True
 
     def destroy_account_key(self, session: Session, account_id: str) -> None:
         """Forget the key. Irreversible: every blob sealed under it becomes noise."""
@@ -153,6 +325,14 @@ class KeyRing:
         if row is not None and row.wrapped_key is not None:
             row.wrapped_key = None
             row.destroyed_at = utcnow()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _wrap_context(account_id: str) -> bytes:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(parsed.database))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": WRITER_WAIT_S})
 
     @event.listens_for(engine, "connect")
@@ -54,6 +55,21 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file mode 0600 before SQLite does (it would use 0644), and
+    tighten one an older version created: SQLite gives its ``-wal`` and ``-shm`` files
+    the database file's mode, so they are private too."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.writelock")):
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
+        except FileNotFoundError:
+            continue
 
 
 class Database:
@@ -110,6 +126,14 @@ class Database:
         """Like :meth:`read`, but a Core connection; see :meth:`write_connection`."""
         with self._read_engine.connect() as connection:
             yield connection
+
+    def after_commit(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback`` with each session of :meth:`transaction` once it commits.
+
+        For work that must see what was committed (signing the audit log's head); it
+        runs before the transaction's write lock is released, so it should be brief.
+        """
+        event.listen(self._sessions, "after_commit", callback)
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to call on every start."""
@@ -183,3 +207,36 @@ def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> N
     with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+APPEND_ONLY_TABLES = ("audit_events",)
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def grant_application_role(connection: Connection, role: str) -> None:
+    """Give PostgreSQL role ``role`` what the running server needs, and no more.
+
+    Migrations run as the owner of the tables; the server connects as ``role``, which
+    may read and write every table but may only add to the audit log: with SELECT and
+    INSERT alone on it, no UPDATE, DELETE or TRUNCATE reaches it, whatever happens to
+    the triggers (which the owner could drop).
+    """
+    if connection.dialect.name != "postgresql":
+        raise ValueError("roles are PostgreSQL's: SQLite has no users to grant to")
+    if not _ROLE.fullmatch(role):
+        raise ValueError(f"{role!r} is not a plain role name (a-z, 0-9, _)")
+    tables = connection.exec_driver_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    ).scalars()
+    connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+    for table in tables:
+        connection.exec_driver_sql(f'REVOKE ALL ON "{table}" FROM "{role}"')
+        if table == "alembic_version":
+            connection.exec_driver_sql(f'GRANT SELECT ON "{table}" TO "{role}"')
+        elif table in APPEND_ONLY_TABLES:
+            connection.exec_driver_sql(f'GRANT SELECT, INSERT ON "{table}" TO "{role}"')
+        else:
+            connection.exec_driver_sql(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"'
+            )
+    connection.exec_driver_sql(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')

@@ -112,11 +112,23 @@ class AccountKey(Base):
 
 
 class Device(Base):
+    """A device that may upload. A revoked device keeps its row (its recordings point at
+    it), so only one *active* device may hold a serial: a revoked serial can be re-added."""
+
     __tablename__ = "devices"
+    __table_args__ = (
+        Index(
+            "ux_devices_active_serial",
+            "serial",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+            sqlite_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
-    serial: Mapped[str] = mapped_column(String(128), unique=True)
+    serial: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_child_profile: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -282,6 +294,9 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_subject", "subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    """The event's position in the chain, from 1: what a signed checkpoint counts. Ids
+    may skip (a sequence value is spent by a rolled-back append); positions do not."""
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64))
@@ -600,3 +615,126 @@ class ReviewRecord(Base):
         ForeignKey("recordings.id", ondelete="CASCADE"), index=True
     )
     record_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+REIDENTIFICATION_FIELDS = ("account_number", "first_name", "device_serial", "locale", "captured_at")
+"""What an approved re-identification can open, one field at a time: the company's
+account number (how its support team reaches the household), the owner's first name,
+the device that recorded, the recording's locale and its capture time."""
+REIDENTIFICATION_STATES = ("pending", "approved", "refused", "opened", "withdrawn")
+
+
+class ReidentificationRequest(Base):
+    """A safety officer's request to learn who is behind one review item.
+
+    Nothing opens the vault but an approved request: a different privacy officer
+    decides, the approval names the fields and a deadline, and it opens them once.
+    ``account_tag`` is the vault's blind index of the household, copied when the
+    request is made so the household still sees it after the item itself is gone.
+    """
+
+    __tablename__ = "reidentification_requests"
+    __table_args__ = (
+        CheckConstraint(f"status IN {REIDENTIFICATION_STATES!r}", name="status_known"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    review_item_id: Mapped[str] = mapped_column(String(32), index=True)
+    account_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    requested_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    open_until: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    disclose_after: Mapped[datetime | None]
+    """Set under a legal hold: the household is told of the request only after this."""
+
+
+STAFF_PROPOSAL_KINDS = ("create", "reset", "role")
+STAFF_PROPOSAL_STATES = ("pending", "approved", "refused", "cancelled")
+STAFF_ENROLMENT_KINDS = ("create", "reset")
+
+
+class StaffProposal(Base):
+    """One admin's proposal to add a staff member, reset their sign-in or change their
+    role; nothing happens until a different admin approves it.
+
+    A proposal past ``expires_at`` that nobody decided counts as expired: it can no
+    longer be approved, so an old forgotten proposal cannot be waved through later.
+    """
+
+    __tablename__ = "staff_proposals"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {STAFF_PROPOSAL_KINDS!r}", name="kind_known"),
+        CheckConstraint(f"status IN {STAFF_PROPOSAL_STATES!r}", name="status_known"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    """The existing person a reset or role change is about; empty for a new account."""
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    locales: Mapped[str] = mapped_column(String(255), default="")
+    safety_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_by_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class StaffEnrolment(Base):
+    """A one-use link with which a person sets their own password and second factor.
+
+    Only hashes of the link's token and of the approval code are kept, and the code's
+    hash is keyed by the enrolment, so neither can be read back from the database. The
+    TOTP secret is chosen when the enrolment is made (the QR code must show the same
+    secret until the person confirms it) and sealed like a staff member's own.
+    """
+
+    __tablename__ = "staff_enrolments"
+    __table_args__ = (CheckConstraint(f"kind IN {STAFF_ENROLMENT_KINDS!r}", name="kind_known"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    proposal_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_proposals.id", ondelete="CASCADE"), index=True
+    )
+    """Empty only for the first admin, enrolled by the operator before any admin exists."""
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    locales: Mapped[str] = mapped_column(String(255), default="")
+    safety_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    """Empty until the proposer asks for the link; asking again replaces it."""
+    code_hash: Mapped[str] = mapped_column(String(64))
+    totp_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    burned_at: Mapped[datetime | None]
+    """Set when too many wrong approval codes were tried: the link is dead."""
+
+
+class PurposeKey(Base):
+    """A purpose key that outlives master-key rotations, wrapped under the master key.
+
+    See ``store.crypto.PINNED_PURPOSES``: it starts as the key the master derives for
+    the purpose (so nothing sealed before changes) and a rotation only rewraps it.
+    """
+
+    __tablename__ = "purpose_keys"
+
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,9 @@
 """Review items at rest: each sealed under a key of its own, opened without the account.
 
 An item's key is sealed under the review-items key, which is derived from the master
-key for this purpose alone. The workbench can play an item without any account key,
+key for this purpose alone. It is not pinned: a master-key rotation re-seals every live
+item's key (:func:`reseal_item_key`), so a copy of a deleted item in an older backup
+does not open with the new master key. The workbench can play an item without any account key,
 so serving it reveals nothing about whose it is; deleting the row and its blob
 destroys the item, backups included.
 """
@@ -16,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from earmuff.store.blobs import BlobStore
-from earmuff.store.crypto import KEY_BYTES, KeyRing, field_context, seal, unseal
+from earmuff.store.crypto import KEY_BYTES, CryptoError, KeyRing, field_context, seal, unseal
 from earmuff.store.models import ReviewItem, ReviewTask, new_id, utcnow
 
 REVIEW_ITEMS_PURPOSE = "earmuff review items v1"
@@ -106,9 +108,37 @@ def queue_tasks(session: Session, item: ReviewItem, copies: int) -> list[ReviewT
 
 
 def _item_key(keyring: KeyRing, item: ReviewItem) -> bytes:
+    """The item's key, sealed under the current master's review-items key or, while a
+    rotation is re-sealing items, a previous one's."""
     if item.key_sealed is None:
         raise LookupError(f"review item {item.id} was destroyed")
-    return unseal(_kek(keyring), item.key_sealed, _context(item.id, "key"))
+    keks = keyring.derive_all(REVIEW_ITEMS_PURPOSE)
+    for kek in keks[:-1]:
+        try:
+            return unseal(kek, item.key_sealed, _context(item.id, "key"))
+        except CryptoError:
+            continue
+    return unseal(keks[-1], item.key_sealed, _context(item.id, "key"))
+
+
+def reseal_item_key(keyring: KeyRing, item_id: str, key_sealed: bytes) -> bytes | None:
+    """``key_sealed`` sealed under the current review-items key, or None if it already is.
+
+    For a master-key rotation: run again after an interruption, it skips what is done.
+    """
+    context = _context(item_id, "key")
+    current, *previous = keyring.derive_all(REVIEW_ITEMS_PURPOSE)
+    try:
+        unseal(current, key_sealed, context)
+        return None
+    except CryptoError:
+        pass
+    for kek in previous:
+        try:
+            return seal(current, unseal(kek, key_sealed, context), context)
+        except CryptoError:
+            continue
+    raise CryptoError(f"review item {item_id}: its key opens under no accepted master key")
 
 
 def read_review_audio(keyring: KeyRing, blobs: BlobStore, item: ReviewItem) -> bytes:

@@ -54,7 +54,8 @@ class SignInRefused(Exception):
 
 @dataclass(frozen=True)
 class NewStaffCredentials:
-    """Shown once, at creation; earmuff keeps only the hash and the sealed secret."""
+    """For the caller that made the account in-process (enrolment, tests, the demo's
+    sandbox): no page or command shows these to anyone but the person themselves."""
 
     user: StaffUser
     password: str
@@ -62,9 +63,7 @@ class NewStaffCredentials:
 
     @property
     def totp_uri(self) -> str:
-        return pyotp.TOTP(self.totp_secret).provisioning_uri(
-            name=self.user.username, issuer_name=TOTP_ISSUER
-        )
+        return totp_uri(self.user.username, self.totp_secret)
 
 
 def _secret_key(keyring: KeyRing) -> bytes:
@@ -96,7 +95,10 @@ def create_staff(
     password: str | None = None,
 ) -> NewStaffCredentials:
     """Add a staff member; the password (generated unless given) and TOTP secret are
-    returned once and never stored in the clear."""
+    returned to the caller and never stored in the clear.
+
+    The internal primitive behind enrolment: admins never call it directly, they
+    propose an account and the person enrols (``store/enrolment.py``)."""
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise StaffError("a username is 2-64 letters, digits, '.', '_' or '-'", "username")
@@ -135,19 +137,37 @@ def totp_secret(keyring: KeyRing, user: StaffUser) -> str:
     return unseal(_secret_key(keyring), user.totp_secret_sealed, context).decode()
 
 
-def reset_totp(session: Session, keyring: KeyRing, user: StaffUser) -> str:
-    """A new TOTP secret (the old authenticator stops working); returned once."""
-    secret = pyotp.random_base32()
-    user.totp_secret_sealed = _seal_totp(keyring, user.id, secret)
-    user.totp_last_step = None
-    return secret
-
-
-def reset_password(user: StaffUser, password: str | None = None) -> str:
-    password = password if password is not None else secrets.token_urlsafe(15)
+def set_credentials(keyring: KeyRing, user: StaffUser, password: str, secret: str) -> None:
+    """Give ``user`` the password and TOTP secret they chose at enrolment, and a clean
+    slate: no failures counted, no lock, no code used yet under the new secret."""
     check_password(password)
     user.password_hash = _HASHER.hash(password)
-    return password
+    user.totp_secret_sealed = _seal_totp(keyring, user.id, secret)
+    user.totp_last_step = None
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def revoke_credentials(user: StaffUser) -> None:
+    """Make the password and second factor worthless until the person enrols again:
+    the hash is of a random secret nobody ever sees, and the TOTP secret is gone."""
+    user.password_hash = _HASHER.hash(secrets.token_urlsafe(32))
+    user.totp_secret_sealed = None
+    user.totp_last_step = None
+
+
+def seal_secret(keyring: KeyRing, table: str, row_id: str, secret: str) -> bytes:
+    """A TOTP secret sealed for a row other than a staff account (an enrolment)."""
+    return seal(_secret_key(keyring), secret.encode(), field_context(table, "totp_secret", row_id))
+
+
+def unseal_secret(keyring: KeyRing, table: str, row_id: str, sealed: bytes) -> str:
+    context = field_context(table, "totp_secret", row_id)
+    return unseal(_secret_key(keyring), sealed, context).decode()
+
+
+def totp_uri(username: str, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
 def check_password_sign_in(

@@ -2,7 +2,8 @@
 
 The link is sealed under a key derived from the master key for this purpose alone, so
 the database holds no readable path from what a reviewer sees to who spoke. Opening it
-is re-identification; the two-person rule and audit around it belong to the caller.
+by hand is re-identification: :func:`reveal` opens it only for a request that a second
+person approved (``review/reidentify.py`` runs the two-person rule and the audit).
 
 Each entry also carries two blind indexes, HMACs of its account id and recording id
 under a second vault-derived key. They answer the owner's questions ("withdraw every
@@ -16,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from earmuff.store.crypto import KeyRing, field_context, seal, unseal
-from earmuff.store.models import Recording, VaultEntry
+from earmuff.store.models import Recording, ReidentificationRequest, VaultEntry
 
 VAULT_PURPOSE = "earmuff vault v1"
 INDEX_PURPOSE = "earmuff vault index v1"
@@ -68,9 +70,37 @@ def deposit(
     )
 
 
-def reveal(session: Session, keyring: KeyRing, review_item_id: str) -> str | None:
-    """The recording behind ``review_item_id``, or None when the vault holds no link."""
-    entry = session.get(VaultEntry, review_item_id)
+class VaultSealed(PermissionError):
+    """The vault stays shut: the request is not an approved, live, unopened one."""
+
+
+def reveal(
+    session: Session, keyring: KeyRing, request: ReidentificationRequest, now: datetime
+) -> str | None:
+    """The recording behind an approved re-identification request, opened once.
+
+    The only way to open a link by hand. The request is read again from the database,
+    so an object built or changed in memory opens nothing: it must be approved by
+    someone other than its asker, unopened, and before its deadline. The request is
+    marked opened in the same transaction, so a second call fails.
+    """
+    stored = session.scalar(
+        select(ReidentificationRequest)
+        .where(ReidentificationRequest.id == request.id)
+        .execution_options(populate_existing=True)
+        .with_for_update()
+    )
+    if stored is not None and stored.opened_at is not None:
+        raise VaultSealed("what this request opens was opened already")
+    if stored is None or stored.status != "approved":
+        raise VaultSealed("the request is not approved")
+    if stored.decided_by_id is None or stored.decided_by_id == stored.requested_by_id:
+        raise VaultSealed("the request was not approved by a second person")
+    if stored.open_until is None or stored.open_until <= now:
+        raise VaultSealed("the approval has expired: ask again")
+    stored.status, stored.opened_at = "opened", now
+    session.flush()
+    entry = session.get(VaultEntry, stored.review_item_id)
     if entry is None:
         return None
     return _open(keyring, entry)

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from earmuff import __version__
+from earmuff.audit.checkpoints import Checkpointer
 from earmuff.config import Settings
 from earmuff.owner.retention import run_retention
 from earmuff.pipeline.engine import PipelineEngine
@@ -19,10 +20,12 @@ from earmuff.store import Store, open_store
 from earmuff.web import (
     admin,
     audit_pages,
+    enrol,
     holds,
     ingest,
     portal,
     qa,
+    reidentify,
     safety,
     second_listens,
     signin,
@@ -88,12 +91,21 @@ def create_app(
     ``earmuff retention run``.
     """
     store = store or open_store(settings or Settings.for_workspace())
+    checkpointer = Checkpointer.for_settings(store.settings, store.db).attach()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if pipeline is not None:
             pipeline.start()
         stop = asyncio.Event()
+        signing = asyncio.create_task(
+            every(
+                min(store.settings.audit_checkpoint_seconds, 10.0),
+                "audit checkpoint",
+                checkpointer.tick,
+                stop,
+            )
+        )
         retention = None
         if retention_interval_s:
             retention = asyncio.create_task(
@@ -106,10 +118,12 @@ def create_app(
             )
         yield
         stop.set()
+        await signing
         if retention is not None:
             await retention
         if pipeline is not None:
             pipeline.stop()
+        checkpointer.checkpoint()
         store.close()
 
     app = FastAPI(
@@ -132,6 +146,7 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(signin.router)
     app.include_router(admin.router)
+    app.include_router(enrol.router)
     app.include_router(workbench.router)
     app.include_router(workbench.api)
     app.include_router(second_listens.router)
@@ -142,6 +157,7 @@ def create_app(
     app.include_router(audit_pages.api)
     app.include_router(qa.router)
     app.include_router(holds.router)
+    app.include_router(reidentify.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.add_middleware(SecurityHeaders)

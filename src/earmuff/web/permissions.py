@@ -24,11 +24,16 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "safety": frozenset({"safety_officer"}),
         "audit": frozenset({"privacy_officer"}),
         "legal_hold": frozenset({"privacy_officer"}),
+        "reidentify": frozenset({"safety_officer", "privacy_officer"}),
+        "reidentify.request": frozenset({"safety_officer"}),
+        "reidentify.decide": frozenset({"privacy_officer"}),
         "users": frozenset({"admin"}),
     }
 )
 """``second_listen.answer``: annotators only when they opted in and cover the locale;
-that finer rule lives with the requests themselves (review/second_listen.py)."""
+that finer rule lives with the requests themselves (review/second_listen.py).
+``reidentify.*``: a safety officer asks and opens, a privacy officer decides; that the
+decider is not the asker is checked with the request (review/reidentify.py)."""
 
 
 def allows(permission: str, role: str | None) -> bool:
