@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from earmuff.audit.checkpoints import (
     Checkpoint,
-    CheckpointError,
     Checkpointer,
+    CheckpointError,
     CheckpointFolder,
     load_or_create_signing_key,
     public_key_path,

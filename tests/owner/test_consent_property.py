@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from earmuff.pipeline.runner import PipelineRunner
 from earmuff.store import Store
-from earmuff.store.models import Recording, RecordingStage, ReviewItem, ReviewTask
-from earmuff.store.vault import reveal
+from earmuff.store.models import Account, RecordingStage, ReviewItem, ReviewTask
+from earmuff.store.vault import items_of_account
 from tests.owner.conftest import Home, World
 
 
@@ -34,12 +34,12 @@ def test_no_copy_of_a_non_consenting_account_is_ever_handed_to_a_reviewer(store:
     handed_out: list[tuple[str, str]] = []
 
     def account_of(item_id: str) -> str:
+        """Found through the vault's blind index: a test has no business opening it."""
         with store.db.read() as session:
-            recording_id = reveal(session, store.keyring, item_id)
-            assert recording_id is not None
-            recording = session.get(Recording, recording_id)
-            assert recording is not None
-            return recording.account_id
+            for account_id in session.scalars(select(Account.id)):
+                if item_id in items_of_account(session, store.keyring, account_id):
+                    return account_id
+        raise AssertionError(f"item {item_id} belongs to no account")
 
     class Interleavings(RuleBasedStateMachine):
         @initialize()

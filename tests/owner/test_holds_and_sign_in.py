@@ -75,8 +75,8 @@ def test_a_link_signs_in_once_and_only_its_hash_is_stored(world: World) -> None:
     assert token.startswith("eml_") and len(token) > 40
     assert expires_at - utcnow() <= timedelta(minutes=rules.login_link_minutes)
     with world.store.db.transaction() as session:
-        signed = redeem_login_link(session, token, rules)
-        again = redeem_login_link(session, token, rules)
+        signed = redeem_login_link(session, token, rules, "api")
+        again = redeem_login_link(session, token, rules, "api")
     assert signed is not None and signed.account_id == home.account_id and signed.token
     assert again is None
     with world.store.db.read() as session:
@@ -87,7 +87,7 @@ def test_a_link_signs_in_once_and_only_its_hash_is_stored(world: World) -> None:
         later = utcnow() + timedelta(minutes=rules.session_minutes + 1)
         assert authenticate(session, signed.token, later) is None
     with world.store.db.transaction() as session:
-        end_session(session, signed.token)
+        end_session(session, signed.token, "api")
     with world.store.db.read() as session:
         assert authenticate(session, signed.token) is None
 
@@ -98,6 +98,6 @@ def test_an_expired_or_unknown_link_signs_nobody_in(world: World) -> None:
     with world.store.db.transaction() as session:
         token, _ = issue_login_link(session, home.external_id, rules)
         late = utcnow() + timedelta(minutes=rules.login_link_minutes + 1)
-        assert redeem_login_link(session, token, rules, late) is None
-        assert redeem_login_link(session, "eml_" + "x" * 43, rules) is None
-        assert redeem_login_link(session, "not a token", rules) is None
+        assert redeem_login_link(session, token, rules, "api", late) is None
+        assert redeem_login_link(session, "eml_" + "x" * 43, rules, "api") is None
+        assert redeem_login_link(session, "not a token", rules, "api") is None

@@ -191,7 +191,7 @@ def test_sign_in_links_and_sessions_do_not_outlive_their_minutes(world: World) -
     with world.store.db.transaction() as session:
         token, _ = issue_login_link(session, home.external_id, rules)
         issue_login_link(session, home.external_id, rules)
-        redeem_login_link(session, token, rules)
+        redeem_login_link(session, token, rules, "api")
     report = run_retention(world.store, utcnow() + timedelta(minutes=rules.session_minutes + 1))
     assert report.expired_sign_ins == 3
     with world.store.db.read() as session:

@@ -37,8 +37,8 @@ from earmuff.config import Settings
 from earmuff.pipeline.distributed import BrokerPipeline, celery_app
 from earmuff.store import Store
 from earmuff.store.claims import claims_for
-from earmuff.store.models import RecordingStage, ReviewItem
-from earmuff.store.vault import reveal
+from earmuff.store.models import RecordingStage
+from earmuff.store.vault import items_of_recordings
 from earmuff.web import create_app
 from tests.audio_samples import wav
 from tests.conftest import missing
@@ -223,10 +223,8 @@ def outcomes(store: Store, recording_id: str) -> dict[str, str]:
 
 def review_item_of(store: Store, recording_id: str) -> str | None:
     with store.db.read() as session:
-        for item_id in session.scalars(select(ReviewItem.id)):
-            if reveal(session, store.keyring, item_id) == recording_id:
-                return item_id
-    return None
+        items = items_of_recordings(session, store.keyring, [recording_id]).get(recording_id)
+    return items[0] if items else None
 
 
 def test_a_recording_uploaded_through_the_api_reaches_its_review_item_on_a_worker(

@@ -19,7 +19,7 @@ from earmuff.pipeline.build import Models, build_runner
 from earmuff.store import Store
 from earmuff.store.models import Recording, ReviewItem
 from earmuff.store.review_items import read_review_audio, read_review_transcript
-from earmuff.store.vault import reveal
+from earmuff.store.vault import items_of_recordings
 from tests.pipeline.conftest import Household
 
 
@@ -59,7 +59,9 @@ def test_a_wake_word_and_a_phone_number_become_a_masked_anonymized_review_item(
     assert reports[4].detail["found"].get("PHONE_NUMBER") == 1
     with store.db.read() as session:
         item = session.query(ReviewItem).one()
-        assert reveal(session, store.keyring, item.id) == recording_id
+        assert items_of_recordings(session, store.keyring, [recording_id]) == {
+            recording_id: [item.id]
+        }
         assert session.get(Recording, recording_id).status == "in_review"  # type: ignore[union-attr]
         transcript = read_review_transcript(store.keyring, item)
         audio = read_review_audio(store.keyring, store.blobs, item)

@@ -343,3 +343,25 @@ def test_a_new_first_name_from_the_device_replaces_the_stored_one_sealed(
         assert b"Janet" not in (account.first_name_sealed or b"")
     me = client.get("/v1/devices/me", headers={"Authorization": f"Bearer {device.token}"})
     assert me.json()["first_name"] == "Janet"
+
+
+def test_a_revoked_device_is_refused_at_once_and_a_rotated_token_replaces_the_old(
+    client: TestClient, store: Store, device: RegisteredDevice
+) -> None:
+    from earmuff.store.accounts import revoke_device, rotate_device_token
+
+    assert upload(client, device.token, device.metadata(), wav(1.0), "one").status_code == 201
+    with store.db.transaction() as session:
+        _, token = rotate_device_token(session, device.serial)
+    assert upload(client, device.token, device.metadata(), wav(1.0), "two").status_code == 401
+    assert upload(client, token, device.metadata(), wav(1.0), "two").status_code == 201
+    with store.db.transaction() as session:
+        revoke_device(session, device.serial)
+    response = upload(client, token, device.metadata(), wav(1.0), "three")
+    assert response.status_code == 401
+    assert (
+        client.get("/v1/devices/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    again = make_device(store, serial=device.serial)
+    assert upload(client, again.token, again.metadata(), wav(1.0), "four").status_code == 201

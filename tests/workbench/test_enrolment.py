@@ -376,3 +376,20 @@ def test_a_taken_or_proposed_username_is_refused(store: Store, admins: tuple[Adm
     assert status == 422 and "already proposed" in html
     status, html = bo.post("/admin/users", username="eve", role="superuser")
     assert status == 422
+
+
+def test_malformed_requests_get_a_clear_refusal(
+    store: Store, admins: tuple[Admin, Admin], anonymous: TestClient
+) -> None:
+    ada, bo = admins
+    assert anonymous.post("/enrol/whatever", data={}).status_code == 422
+    assert anonymous.post("/enrol/whatever", data={"approval_code": "X"}).status_code == 404
+    assert anonymous.get("/enrol/" + "x" * 300).status_code == 404
+    status, _ = bo.post("/admin/proposals/nope", action="explode")
+    assert status == 422
+    propose_account(ada, "cara")
+    path, code = approve_and_link(store, ada, bo, "cara")
+    response = anonymous.post(path, data={"approval_code": code, "password": NEW_PASSWORD})
+    assert response.status_code == 200 and 'id="manual-key"' in response.text
+    with store.db.read() as session:
+        assert session.scalar(select(StaffUser).where(StaffUser.username == "cara")) is None

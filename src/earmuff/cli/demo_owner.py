@@ -48,7 +48,9 @@ class OwnerClient:
 
 def _link(store: Store, account: str, minutes: int | None = None) -> str:
     with store.db.transaction() as session:
-        token, _ = issue_login_link(session, account, store.settings.policy.owner, minutes=minutes)
+        token, _ = issue_login_link(
+            session, account, store.settings.policy.owner, minutes=minutes, by="demo"
+        )
     return token
 
 

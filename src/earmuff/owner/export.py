@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from earmuff.audit.log import record
 from earmuff.owner.deletion import receipts
 from earmuff.owner.transparency import as_json, recording_view, transparency_report
 from earmuff.store import Store
@@ -119,6 +120,19 @@ def account_data(store: Store, account_id: str, now: datetime | None = None) -> 
             "recordings": [as_json(view) for view in views if view is not None],
             "deletion_receipts": as_json(receipts(session, account_id)),
         }
+
+
+def audited_export(store: Store, account_id: str, via: str) -> Iterator[bytes]:
+    """Record that the household took a copy of everything, then stream the ZIP.
+
+    Recorded before the first byte leaves: a copy that was cut off part-way was still
+    a copy asked for.
+    """
+    with store.db.transaction() as session:
+        record(
+            session, f"owner:{account_id}", "owner.exported", f"account:{account_id}", {"via": via}
+        )
+    return export_zip(store, account_id)
 
 
 def export_zip(store: Store, account_id: str, now: datetime | None = None) -> Iterator[bytes]:

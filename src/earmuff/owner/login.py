@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from earmuff.audit.log import record
 from earmuff.config.policy import OwnerPolicy
 from earmuff.store.models import Account, OwnerLoginLink, OwnerSession, utcnow
 
@@ -50,8 +51,13 @@ def issue_login_link(
     rules: OwnerPolicy,
     now: datetime | None = None,
     minutes: int | None = None,
+    by: str = "cli",
 ) -> tuple[str, datetime]:
-    """A new sign-in token for the account ``external_id`` and when it stops working."""
+    """A new sign-in token for the account ``external_id`` and when it stops working.
+
+    Audited under ``by`` (the operator's command, by default): whoever holds the link
+    can hear the household's recordings until it is used or expires.
+    """
     account_id = session.scalar(select(Account.id).where(Account.external_id == external_id))
     if account_id is None:
         raise LoginError(f"no account {external_id}")
@@ -64,13 +70,23 @@ def issue_login_link(
         )
     )
     session.flush()
+    record(
+        session,
+        by,
+        "owner.login_link_issued",
+        f"account:{account_id}",
+        {"expires_at": expires_at.isoformat()},
+    )
     return token, expires_at
 
 
 def redeem_login_link(
-    session: Session, token: str, rules: OwnerPolicy, now: datetime | None = None
+    session: Session, token: str, rules: OwnerPolicy, via: str, now: datetime | None = None
 ) -> SignedIn | None:
-    """Exchange a valid, unused link for a new session; None for any other token."""
+    """Exchange a valid, unused link for a new session; None for any other token.
+
+    Audited: a sign-in opens a household's audio, transcripts and export.
+    """
     if not token.startswith(LINK_PREFIX) or len(token) > _MAX_TOKEN:
         return None
     now = now or utcnow()
@@ -103,6 +119,7 @@ def redeem_login_link(
         )
     )
     session.flush()
+    record(session, f"owner:{account_id}", "owner.signed_in", f"account:{account_id}", {"via": via})
     return SignedIn(account_id, csrf, expires_at, session_token)
 
 
@@ -115,5 +132,12 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> S
     return SignedIn(row.account_id, row.csrf_token, row.expires_at)
 
 
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(OwnerSession).where(OwnerSession.token_hash == _hash(token)))
+def end_session(session: Session, token: str, via: str) -> None:
+    row = session.get(OwnerSession, _hash(token))
+    if row is None:
+        return
+    account_id = row.account_id
+    session.delete(row)
+    record(
+        session, f"owner:{account_id}", "owner.signed_out", f"account:{account_id}", {"via": via}
+    )

@@ -272,7 +272,7 @@ def propose_role(
 
 
 def _pending(session: Session, proposal_id: str, now: datetime) -> StaffProposal:
-    proposal = session.get(StaffProposal, proposal_id)
+    proposal = session.get(StaffProposal, proposal_id, with_for_update=True)
     if proposal is None:
         raise StaffError("no such proposal")
     if proposal.status != "pending":
@@ -516,13 +516,17 @@ def bootstrap_admin(
     return _issue(session, enrolment, "cli"), code
 
 
-def open_enrolment(session: Session, token: str, now: datetime) -> StaffEnrolment:
-    """The enrolment a link names, if it can still be used; else :class:`EnrolmentGone`."""
+def open_enrolment(
+    session: Session, token: str, now: datetime, lock: bool = False
+) -> StaffEnrolment:
+    """The enrolment a link names, if it can still be used; else :class:`EnrolmentGone`.
+
+    ``lock`` (in a write transaction): two tries at once, on PostgreSQL, take turns, so
+    wrong codes are all counted and a link cannot be spent twice."""
     if not token or len(token) > 128:
         raise EnrolmentGone("this enrolment link is not valid", known=False)
-    enrolment = session.scalar(
-        select(StaffEnrolment).where(StaffEnrolment.token_hash == _hash(token))
-    )
+    query = select(StaffEnrolment).where(StaffEnrolment.token_hash == _hash(token))
+    enrolment = session.scalar(query.with_for_update() if lock else query)
     if enrolment is None:
         raise EnrolmentGone(
             "this enrolment link is not valid (or was replaced by a newer one)", known=False

@@ -82,7 +82,7 @@ def pin_purpose_keys(db: Database, keyring: KeyRing) -> None:
     Several processes may open a new workspace at once: one stores the keys, the
     others find them (a unique-key clash means another process got there first).
     """
-    for attempt in range(2):
+    for attempt in range(3):
         with db.read() as session:
             rows = {row.purpose: row for row in session.scalars(select(PurposeKey))}
         if all(purpose in rows for purpose in PINNED_PURPOSES):
@@ -110,7 +110,7 @@ def pin_purpose_keys(db: Database, keyring: KeyRing) -> None:
                             )
                         )
         except IntegrityError:
-            if attempt:
+            if attempt == 2:
                 raise
     raise MasterKeyError("the purpose keys could not be stored")
 

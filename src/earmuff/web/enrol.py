@@ -111,7 +111,7 @@ def enrol(
     username = ""
     with store.db.transaction() as session:
         try:
-            enrolment = open_enrolment(session, token, now)
+            enrolment = open_enrolment(session, token, now, lock=True)
             username = enrolment.username
             check_approval_code(session, enrolment, approval_code, now)
             if password is None or password_again is None or code is None:

@@ -131,7 +131,7 @@ class RetentionBody(_Body):
 def sign_in(request: Request, body: SignInBody) -> JSONResponse:
     store = store_of(request)
     with store.db.transaction() as session:
-        signed = redeem_login_link(session, body.token.strip(), store.settings.policy.owner)
+        signed = redeem_login_link(session, body.token.strip(), store.settings.policy.owner, "api")
     if signed is None or signed.token is None:
         raise ApiError(401, "invalid_link", "the link is unknown, expired or already used", "token")
     info = SessionInfo(
@@ -154,7 +154,7 @@ def _external(request: Request, account_id: str) -> str:
 def sign_out(request: Request, owner: OwnerApi, csrf: CsrfToken = None) -> Response:
     check_csrf(owner, csrf, api=True)
     with store_of(request).db.transaction() as session:
-        end_session(session, request.cookies.get(COOKIE, ""))
+        end_session(session, request.cookies.get(COOKIE, ""), "api")
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response
@@ -270,7 +270,7 @@ def recording(request: Request, owner: OwnerApi, recording_id: str) -> Recording
 
 @router.get("/recordings/{recording_id}/audio", summary="The recording's audio (WAV)")
 def audio(request: Request, owner: OwnerApi, recording_id: str) -> Response:
-    return recording_audio(store_of(request), owner.account_id, recording_id)
+    return recording_audio(store_of(request), owner.account_id, recording_id, "api")
 
 
 @router.get(
@@ -280,7 +280,7 @@ def audio(request: Request, owner: OwnerApi, recording_id: str) -> Response:
 def review_copy_audio(
     request: Request, owner: OwnerApi, recording_id: str, item_id: str
 ) -> Response:
-    return copy_audio(store_of(request), owner.account_id, recording_id, item_id)
+    return copy_audio(store_of(request), owner.account_id, recording_id, item_id, "api")
 
 
 @router.delete(
@@ -374,4 +374,4 @@ def put_retention(
 
 @router.get("/export", summary="A copy of all the account's data and audio (ZIP)")
 def export(request: Request, owner: OwnerApi) -> Response:
-    return export_response(store_of(request), owner)
+    return export_response(store_of(request), owner, "api")

@@ -29,7 +29,7 @@ from earmuff.owner.deletion import (
     verify_receipt,
 )
 from earmuff.owner.disclosure import DisclosureError, Disclosures
-from earmuff.owner.export import export_zip
+from earmuff.owner.export import audited_export
 from earmuff.owner.login import end_session, redeem_login_link
 from earmuff.owner.retention import (
     OWNER_CHOICES,
@@ -120,7 +120,7 @@ def sign_in_page(request: Request, token: str = "", signed_out: bool = False) ->
 def sign_in(request: Request, token: FormText = "") -> Response:
     store = store_of(request)
     with store.db.transaction() as session:
-        signed = redeem_login_link(session, token.strip(), store.settings.policy.owner)
+        signed = redeem_login_link(session, token.strip(), store.settings.policy.owner, "portal")
     if signed is None or signed.token is None:
         return render(request, "sign_in.html", {"token": "", "failed": True}, None, 400)
     response = see("/portal")
@@ -132,7 +132,7 @@ def sign_in(request: Request, token: FormText = "") -> Response:
 def sign_out(request: Request, owner: OwnerPage, csrf: FormText = "") -> Response:
     check_csrf(owner, csrf, api=False)
     with store_of(request).db.transaction() as session:
-        end_session(session, request.cookies.get(COOKIE, ""))
+        end_session(session, request.cookies.get(COOKIE, ""), "portal")
     response = see("/portal/sign-in?signed_out=true")
     clear_session_cookie(response)
     return response
@@ -255,14 +255,14 @@ def _recording(
 
 @router.get("/recordings/{recording_id}/audio")
 def recording_audio_page(request: Request, owner: OwnerPage, recording_id: str) -> Response:
-    return recording_audio(store_of(request), owner.account_id, recording_id)
+    return recording_audio(store_of(request), owner.account_id, recording_id, "portal")
 
 
 @router.get("/recordings/{recording_id}/copies/{item_id}/audio")
 def copy_audio_page(
     request: Request, owner: OwnerPage, recording_id: str, item_id: str
 ) -> Response:
-    return copy_audio(store_of(request), owner.account_id, recording_id, item_id)
+    return copy_audio(store_of(request), owner.account_id, recording_id, item_id, "portal")
 
 
 @router.post("/recordings/{recording_id}/delete")
@@ -406,14 +406,14 @@ def disclosure_shown(request: Request, owner: OwnerPage, sha256: str) -> Respons
 
 @router.get("/export")
 def export(request: Request, owner: OwnerPage) -> Response:
-    return export_response(store_of(request), owner)
+    return export_response(store_of(request), owner, "portal")
 
 
-def export_response(store: Store, owner: Owner) -> Response:
+def export_response(store: Store, owner: Owner, via: str) -> Response:
     name = re.sub(r"[^A-Za-z0-9_-]", "_", owner.external_id)[:64]
     stamp = utcnow().strftime("%Y%m%d")
     return StreamingResponse(
-        export_zip(store, owner.account_id),
+        audited_export(store, owner.account_id, via),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="earmuff-{name}-{stamp}.zip"'},
     )
