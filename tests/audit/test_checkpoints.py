@@ -25,6 +25,7 @@ from earmuff.audit.checkpoints import (
     public_key_path,
 )
 from earmuff.audit.log import GENESIS, event_hash, record
+from earmuff.audit.policy import note_policy
 from earmuff.audit.verification import Verdict, verify_log
 from earmuff.cli.main import app
 from earmuff.store import Store
@@ -283,7 +284,8 @@ def test_an_existing_checkpoint_file_is_never_rewritten(tmp_path: Path) -> None:
 def test_cli_verify_names_the_broken_event_and_exits_non_zero(store: Store) -> None:
     workspace = str(store.settings.workspace)
     env = {"EARMUFF_DATABASE_URL": store.settings.database_url}
-    ids = append(store, 5)
+    note_policy(store, "test")
+    ids = append(store, 4)
     signed = runner.invoke(app, ["audit", "checkpoint", "-w", workspace], env=env)
     assert signed.exit_code == 0, signed.output
     assert "signed event 5" in signed.output
@@ -301,6 +303,7 @@ def test_cli_verify_names_the_broken_event_and_exits_non_zero(store: Store) -> N
 def test_an_export_verifies_alone_and_catches_an_edit(store: Store, tmp_path: Path) -> None:
     workspace = str(store.settings.workspace)
     env = {"EARMUFF_DATABASE_URL": store.settings.database_url}
+    note_policy(store, "test")
     append(store, 3)
     since = utcnow()
     append(store, 4)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from earmuff.audit.checkpoints import Checkpointer
+from earmuff.audit.policy import note_policy
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 
@@ -28,4 +29,5 @@ def open_workspace(workspace: Path | None) -> Store:
     longer than the policy allows."""
     store = open_store(Settings.for_workspace(workspace))
     Checkpointer.for_settings(store.settings, store.db).attach()
+    note_policy(store, "cli")
     return store

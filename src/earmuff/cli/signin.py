@@ -8,13 +8,11 @@ open while a person types, and a wrong password is not told apart from a wrong c
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 from rich.console import Console
-from sqlalchemy import select
 
 from earmuff.audit.log import record
+from earmuff.audit.sign_ins import is_locked, sign_in_refused, target
 from earmuff.store import Store
 from earmuff.store.models import StaffUser, utcnow
 from earmuff.store.staff import SignInRefused, check_password_sign_in, check_totp_sign_in
@@ -36,10 +34,8 @@ def sign_in_staff(store: Store, username: str, permission: str) -> StaffUser:
     refusal: SignInRefused | None = None
     user: StaffUser | None = None
     with store.db.transaction() as session:
-        known = session.scalar(
-            select(StaffUser).where(StaffUser.username == username.strip().lower())
-        )
-        locked_before = _locked(known, now)
+        known = target(session, username)
+        locked_before = is_locked(known, now)
         factor = "password"
         try:
             user = check_password_sign_in(session, username, password, now)
@@ -47,11 +43,7 @@ def sign_in_staff(store: Store, username: str, permission: str) -> StaffUser:
             check_totp_sign_in(store.keyring, user, code, now)
         except SignInRefused as exc:
             refusal, user = exc, None
-            subject = f"staff:{known.id}" if known is not None else "staff:unknown"
-            details = {"via": "cli", "factor": factor}
-            record(session, "cli", "staff.sign_in_failed", subject, details)
-            if not locked_before and _locked(known, now):
-                record(session, "cli", "staff.locked_out", subject, {"via": "cli"})
+            sign_in_refused(session, known, locked_before, now, "cli", factor)
         else:
             actor = f"staff:{user.id}"
             record(session, actor, "staff.signed_in", actor, {"via": "cli"})
@@ -66,7 +58,3 @@ def sign_in_staff(store: Store, username: str, permission: str) -> StaffUser:
         )
         raise typer.Exit(1)
     return user
-
-
-def _locked(user: StaffUser | None, now: datetime) -> bool:
-    return user is not None and user.locked_until is not None and user.locked_until > now

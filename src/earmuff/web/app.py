@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from earmuff import __version__
 from earmuff.audit.checkpoints import Checkpointer
+from earmuff.audit.policy import note_policy
 from earmuff.config import Settings
 from earmuff.owner.retention import run_retention
 from earmuff.pipeline.engine import PipelineEngine
@@ -92,6 +93,7 @@ def create_app(
     """
     store = store or open_store(settings or Settings.for_workspace())
     checkpointer = Checkpointer.for_settings(store.settings, store.db).attach()
+    note_policy(store, "server")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

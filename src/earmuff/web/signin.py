@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete
 
 from earmuff.audit.log import record
+from earmuff.audit.sign_ins import is_locked, sign_in_refused, target
 from earmuff.store.models import StaffSession, StaffUser, utcnow
 from earmuff.store.staff import SignInRefused, check_password_sign_in, check_totp_sign_in
 from earmuff.web.pages import render
@@ -119,10 +120,13 @@ def login(
     refusal: SignInRefused | None = None
     token = ""
     with store.db.transaction() as session:
+        known = target(session, username)
+        locked_before = is_locked(known, now)
         try:
             user = check_password_sign_in(session, username, password, now)
         except SignInRefused as exc:
             refusal = exc
+            sign_in_refused(session, known, locked_before, now, "web", "password")
         else:
             token = open_session(session, user, "password", now, SIGN_IN_GRACE)
     if refusal is not None:
@@ -172,10 +176,12 @@ def code(
             return RedirectResponse("/login", status_code=303)
         user = session.get(StaffUser, row.staff_id)
         assert user is not None
+        locked_before = is_locked(user, now)
         try:
             check_totp_sign_in(store.keyring, user, code, now)
         except SignInRefused as exc:
             refusal = exc
+            sign_in_refused(session, user, locked_before, now, "web", "code")
             if user.locked_until is not None and user.locked_until > now:
                 session.delete(row)
         else:
