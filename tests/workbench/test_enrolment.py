@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from earmuff.review.enrolment import MAX_WRONG_CODES
 from earmuff.store import Store
-from earmuff.store.enrolment import MAX_WRONG_CODES
 from earmuff.store.models import (
     AuditEvent,
     StaffEnrolment,

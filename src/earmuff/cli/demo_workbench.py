@@ -47,7 +47,7 @@ def seed_staff(store: Store, console: Console) -> dict[str, DemoStaff]:
     """One person per role, made directly in the store as the tests make them: the demo's
     operator plays every one of these fictional people, so their passwords and TOTP
     secrets are printed, once. Real accounts are never made this way: an admin
-    proposes, another approves, and the person enrols (``store/enrolment.py``)."""
+    proposes, another approves, and the person enrols (``review/enrolment.py``)."""
     table = Table(
         title="Demo staff accounts, yours to play (passwords argon2id-hashed, TOTP secrets "
         "sealed); real ones enrol themselves after two admins agree"

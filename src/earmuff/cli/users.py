@@ -15,7 +15,7 @@ from rich.console import Console
 
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.cli.signin import sign_in_staff
-from earmuff.store.enrolment import bootstrap_admin, has_active_admin, propose_account
+from earmuff.review.enrolment import bootstrap_admin, has_active_admin, propose_account
 from earmuff.store.models import STAFF_ROLES, utcnow
 from earmuff.store.staff import StaffError
 

@@ -21,7 +21,8 @@ from rich.console import Console
 from earmuff.audio import AudioError, decode_audio, encode_wav
 from earmuff.audio.codec import ANY_FORMAT, DecodedAudio
 from earmuff.audio.watermark import PAYLOAD_BYTES, Samples, embed, identify
-from earmuff.audit.marks import stream_of_mark
+from earmuff.audit.log import record
+from earmuff.audit.marks import mark_subject, stream_of_mark
 from earmuff.cli.options import Workspace
 from earmuff.config import IngestLimits, Settings
 from earmuff.store import open_store
@@ -72,7 +73,8 @@ def embed_command(
 
 @app.command("identify")
 def identify_command(source: InFile, workspace: Workspace = None) -> None:
-    """Print the payload marked in SOURCE; exit 1 if no mark is found."""
+    """Print the payload marked in SOURCE and whose stream carried it; exit 1 if no mark is
+    found. A look-up that names a person is audited, as on the audit page."""
     key = _key(workspace)
     audio = _read(source)
     found = identify(audio.samples, audio.sample_rate, key)
@@ -84,8 +86,15 @@ def identify_command(source: InFile, workspace: Workspace = None) -> None:
     typer.echo(f"sync score {found.sync_score:.1f}, agreement {found.agreement:.2f}")
     store = open_store(Settings.for_workspace(workspace))
     try:
-        with store.db.read() as session:
+        with store.db.transaction() as session:
             stream = stream_of_mark(session, found.payload)
+            record(
+                session,
+                "cli",
+                "audit.leak_traced",
+                mark_subject(found.payload),
+                {"found": stream is not None, "seconds": round(audio.duration_s, 1)},
+            )
     finally:
         store.close()
     if stream is None:

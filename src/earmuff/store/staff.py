@@ -98,7 +98,7 @@ def create_staff(
     returned to the caller and never stored in the clear.
 
     The internal primitive behind enrolment: admins never call it directly, they
-    propose an account and the person enrols (``store/enrolment.py``)."""
+    propose an account and the person enrols (``review/enrolment.py``)."""
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise StaffError("a username is 2-64 letters, digits, '.', '_' or '-'", "username")

@@ -4,7 +4,7 @@ Admins manage people, not data: nothing here plays audio or shows review work. N
 here shows a password or a second-factor secret either: an account, a credential reset
 or a role change is one admin's proposal that a different admin approves, and the
 person then enrols with the link (given to the proposer) and the code (given to the
-approver), choosing their own password and authenticator (``store/enrolment.py``).
+approver), choosing their own password and authenticator (``review/enrolment.py``).
 Disabling, enabling and unlocking grant nothing, so they need no second admin. Any
 change to what a person may do ends their sessions, so it takes effect at once.
 """
@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from earmuff.audit.log import record
-from earmuff.store.enrolment import (
+from earmuff.review.enrolment import (
     approve,
     cancel,
     issue_link,

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from earmuff.store.enrolment import (
+from earmuff.review.enrolment import (
     EnrolmentGone,
     WrongApprovalCode,
     check_approval_code,
