@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/review_queue.py
+	$(BIN)/python bench/audit_verify.py
 
 clean:
 	rm -rf $(VENV) earmuff-demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
