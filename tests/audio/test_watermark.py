@@ -19,6 +19,7 @@ from earmuff.cli.main import app
 from earmuff.config import IngestLimits
 from earmuff.evaluate import leaks
 from earmuff.evaluate.manifest import load_audio
+from earmuff.evaluate.watermark import evaluation_key, mp3_phone_line, narrowband_noise_ogg
 from earmuff.store.crypto import MasterKey, watermark_key
 
 KEY = bytes(range(32))
@@ -65,6 +66,25 @@ def test_a_three_second_excerpt_of_a_leaked_copy_names_the_stream(
     found = identify(cut, rate, KEY)
     assert found is not None, f"no mark found after {leak}"
     assert found.payload == PAYLOAD
+
+
+CHAINS = {"8k_noise_20db_ogg": narrowband_noise_ogg, "mp3_64k_phone_line": mp3_phone_line}
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+@pytest.mark.parametrize("clip", CLIPS)
+def test_a_whole_four_second_copy_survives_each_leak_chain_under_several_keys(
+    corpus: Path, clip: str, chain: str
+) -> None:
+    samples, rate = speech(corpus, clip)
+    samples = samples[: 4 * rate]
+    for seed in range(100, 103):
+        key = evaluation_key(seed)
+        copy = CHAINS[chain](embed(samples, rate, PAYLOAD, key), rate, np.random.default_rng(seed))
+        found = identify(copy, rate, key)
+        assert found is not None, f"no mark found after {chain} under key {seed}"
+        assert found.payload == PAYLOAD
+        assert identify(copy, rate, OTHER_KEY) is None
 
 
 @pytest.mark.parametrize("start_s", [0.0, 0.0137, 1.5, 3.3331, 5.9])
@@ -163,7 +183,8 @@ def test_the_cli_marks_a_file_and_names_it_from_a_leaked_mp3(corpus: Path, tmp_p
     assert "no mark found" in result.output
 
     other = {"EARMUFF_MASTER_KEY": "cd" * 32}
-    result = runner.invoke(app, ["watermark", "identify", str(marked), *workspace], env=other)
+    elsewhere = ["--workspace", str(tmp_path / "other-ws")]
+    result = runner.invoke(app, ["watermark", "identify", str(marked), *elsewhere], env=other)
     assert result.exit_code == 1, "another workspace's key finds nothing"
 
 

@@ -23,6 +23,7 @@ from httpx import Response
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from earmuff.audit.misuse import scan
 from earmuff.cli.main import app as cli_app
 from earmuff.owner.login import issue_login_link
 from earmuff.review.escalation import ESCALATING_FLAGS, open_case
@@ -58,6 +59,7 @@ TRACED: dict[tuple[str, str], str] = {
     ("POST", "/safety/cases/{case_id}"): "safety.case_triaged",
     ("GET", "/api/safety/audio/{token}"): "audio.streamed",
     ("POST", "/api/audit/trace"): "audit.leak_traced",
+    ("POST", "/audit/alerts/{alert_id}/acknowledge"): "misuse.acknowledged",
     ("POST", "/qa/gold"): "review.gold_set",
     ("POST", "/holds"): "legal_hold.set",
     ("POST", "/holds/release"): "legal_hold.released",
@@ -116,6 +118,8 @@ UNTRACED: dict[tuple[str, str], str] = {
     ("GET", "/safety/cases/{case_id}"): "the case's page; its audio is audited",
     ("POST", "/api/safety/cases/{case_id}/audio-url"): STREAMED_LATER,
     ("GET", "/audit"): "the audit log itself, to its officers",
+    ("GET", "/audit/alerts"): "the misuse alerts, to the officers who audit; acknowledging "
+    "one is audited, as raising it was",
     ("GET", "/qa"): "agreement figures, no audio",
     ("GET", "/holds"): "the list of holds; setting and releasing are audited",
     ("GET", "/reidentify"): "the list of requests; every step on one is audited",
@@ -171,6 +175,7 @@ UNTRACED_COMMANDS: dict[str, str] = {
     "db grant-app-role": "grants database privileges; no data is read",
     "audit verify": "reads the log to check it; changes nothing",
     "audit checkpoint": "signs the log's head; changes nothing",
+    "audit scan": "reads the log and the rows it names; each alert it raises appends misuse.alert",
     "watermark embed": "marks a file the operator supplies; no workspace data",
 }
 EVAL = "evaluation on the speech corpus, never on the workspace's data"
@@ -377,6 +382,15 @@ def test_every_traced_route_appends_its_event(store: Store) -> None:
         "/api/audit/trace",
         content=heard.content,
         headers={"X-CSRF-Token": p_csrf, "content-type": "application/octet-stream"},
+    )
+    raised = scan(store, utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    leak = next(alert for alert in raised if alert.rule == "leak_traced")
+    walk.call(
+        privacy,
+        "POST",
+        "/audit/alerts/{alert_id}/acknowledge",
+        f"/audit/alerts/{leak.id}/acknowledge",
+        data={"csrf_token": p_csrf, "note": "the reviewer was asked"},
     )
     walk.call(
         privacy,

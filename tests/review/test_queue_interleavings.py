@@ -25,6 +25,7 @@ from earmuff.config.policy import WorkbenchPolicy
 from earmuff.review import queue
 from earmuff.review.queue import InvalidSubmission, LeaseLost, Reviewer, Submission
 from earmuff.store import open_store
+from earmuff.store.db import Database
 from earmuff.store.models import (
     Annotation,
     Base,
@@ -52,13 +53,13 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self._folder = tempfile.TemporaryDirectory(prefix="earmuff-hypothesis-")
         workspace = Path(self._folder.name)
+        url = f"sqlite:///{workspace / 'q.db'}"
+        schema = Database(url)
+        Base.metadata.create_all(schema.engine)
+        schema.dispose()
         self.store = open_store(
-            Settings.for_workspace(
-                workspace, env={"EARMUFF_DATABASE_URL": f"sqlite:///{workspace / 'q.db'}"}
-            ),
-            migrate=False,
+            Settings.for_workspace(workspace, env={"EARMUFF_DATABASE_URL": url}), migrate=False
         )
-        Base.metadata.create_all(self.store.db.engine)
         self.now = utcnow()
         with self.store.db.transaction() as session:
             self.people = [

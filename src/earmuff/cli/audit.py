@@ -1,11 +1,12 @@
 """``earmuff audit``: verify the log against its signed checkpoints, sign its head now,
-and export a stretch of it that an outside auditor can verify alone."""
+export a stretch of it that an outside auditor can verify alone, and run the misuse
+rules over it."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,12 @@ from earmuff.audit.checkpoints import (
     load_public_key,
 )
 from earmuff.audit.log import record
+from earmuff.audit.misuse import scan as scan_for_misuse
 from earmuff.audit.verification import Verdict, export_events, verify_export, verify_log
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store.db import Database
+from earmuff.store.models import utcnow
 
 app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 console = Console()
@@ -164,3 +167,41 @@ def export(
         store.close()
     if out is not None:
         console.print(f"exported {lines - 1} event(s) up to event {signed.seq} to {out}")
+
+
+def _time(option: str, value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise _fail(f"{option} needs a time zone, e.g. 2026-12-01T00:00:00Z")
+    return at
+
+
+@app.command("scan")
+def scan(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Look at events from this time on (ISO 8601, with zone); "
+            "default: the policy's misuse.lookback_hours ago"
+        ),
+    ] = None,
+    workspace: Workspace = None,
+) -> None:
+    """Run the misuse rules over the log and raise, once each, the alerts they find: on
+    the privacy officers' /audit/alerts page, in the log (misuse.alert) and here."""
+    now = utcnow()
+    store = open_workspace(workspace)
+    try:
+        lookback = timedelta(hours=store.settings.policy.misuse.lookback_hours)
+        start = _time("--since", since) if since is not None else now - lookback
+        if start >= now:
+            raise _fail("--since must lie in the past")
+        raised = scan_for_misuse(store, start, now)
+    finally:
+        store.close()
+    for alert in raised:
+        console.print(f"[red]ALERT[/red] {alert.rule}: {alert.summary}", highlight=False)
+    console.print(f"{len(raised)} new alert(s) since {start.isoformat()}")

@@ -160,7 +160,12 @@ def serve(
         worker = engine_for(store) if pipeline else None
         interval = settings.retention_interval_s if retention else None
         uvicorn.run(
-            create_app(store=store, pipeline=worker, retention_interval_s=interval),
+            create_app(
+                store=store,
+                pipeline=worker,
+                retention_interval_s=interval,
+                misuse_interval_s=settings.policy.misuse.scan_minutes * 60,
+            ),
             host=host,
             port=port,
             log_level="warning",

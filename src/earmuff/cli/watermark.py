@@ -64,8 +64,8 @@ def embed_command(
         code = encode_payload(payload)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--payload") from None
-    key = _key(workspace)
     audio = _read(source)
+    key = _key(workspace)
     marked = embed(audio.samples, audio.sample_rate, code, key)
     _write_atomically(target, _encode(marked, audio.sample_rate, fmt))
     typer.echo(f"marked {target} with {payload!r} ({audio.duration_s:.1f} s)")
@@ -75,8 +75,8 @@ def embed_command(
 def identify_command(source: InFile, workspace: Workspace = None) -> None:
     """Print the payload marked in SOURCE and whose stream carried it; exit 1 if no mark is
     found. A look-up that names a person is audited, as on the audit page."""
-    key = _key(workspace)
     audio = _read(source)
+    key = _key(workspace)
     found = identify(audio.samples, audio.sample_rate, key)
     if found is None:
         typer.echo(f"no mark found in {source} ({audio.duration_s:.1f} s)")

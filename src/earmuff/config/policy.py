@@ -7,9 +7,11 @@ strictly (no "30" for 30), so a typo cannot silently weaken a rule.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -249,6 +251,79 @@ class OwnerPolicy(_Rules):
     session_minutes: int = Field(default=60, ge=5, le=24 * 60)
 
 
+StaffRole = Literal["annotator", "qa_reviewer", "safety_officer", "privacy_officer", "admin"]
+"""The staff roles (``store.models.STAFF_ROLES``, which this part may not import)."""
+REVIEWER_ROLES: tuple[StaffRole, ...] = ("annotator", "qa_reviewer")
+_WORKING_HOURS = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d-(?:(?:[01]\d|2[0-3]):[0-5]\d|24:00)")
+
+
+class MisusePolicy(_Rules):
+    """When the misuse rules over the audit trail (``audit/misuse.py``) raise an alert.
+
+    Each threshold is the most a person may do before a privacy officer is asked to
+    look; an alert is a question, not a verdict, so the defaults sit well above what
+    honest work needs.
+    """
+
+    scan_minutes: float = Field(default=15.0, gt=0.0, le=24 * 60, allow_inf_nan=False)
+    """How often the server runs the rules."""
+    lookback_hours: float = Field(default=48.0, gt=0.0, le=24 * 92, allow_inf_nan=False)
+    """How far back each periodic run looks: longer than any lease lasts, so a lease's
+    plays are counted whole; alerts already raised are never raised again."""
+    max_plays_per_lease: int = Field(default=20, ge=1)
+    """Plays of one item under one lease (or of one second-listen span) by its listener."""
+    max_plays_per_case: int = Field(default=40, ge=1)
+    """Plays of one safety case's audio by one officer within a run's look-back."""
+    fast_submissions_per_day: int = Field(default=3, ge=1)
+    """Submissions made in less time than their audio lasts, per reviewer per UTC day."""
+    working_hours: str = "07:00-20:00"
+    """``HH:MM-HH:MM`` in the reviewer's time zone; a start after the end spans midnight,
+    ``00:00-24:00`` allows every hour."""
+    time_zone: str = "UTC"
+    locale_time_zones: dict[str, str] = Field(default_factory=dict)
+    """A reviewer's hours are read in the zone of the first of their locales listed here
+    (``"de-DE" = "Europe/Berlin"``), else in ``time_zone``."""
+    working_hours_roles: list[StaffRole] = Field(default_factory=lambda: [*REVIEWER_ROLES])
+    """Whose events are held to the working hours: the reviewers, by default."""
+    reidentifications_per_window: int = Field(default=5, ge=1)
+    """Re-identification requests one safety officer may make per window."""
+    reidentification_window_hours: float = Field(
+        default=24.0, gt=0.0, le=24 * 31, allow_inf_nan=False
+    )
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours_are_a_range(cls, hours: str) -> str:
+        if not _WORKING_HOURS.fullmatch(hours):
+            raise ValueError("working hours are written HH:MM-HH:MM, e.g. 07:00-20:00")
+        start, end = hours.split("-")
+        if start == end:
+            raise ValueError("working hours must not start and end at the same time")
+        return hours
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone_is_known(cls, zone: str) -> str:
+        return _known_zone(zone)
+
+    @field_validator("locale_time_zones")
+    @classmethod
+    def _zones_are_known(cls, zones: dict[str, str]) -> dict[str, str]:
+        for zone in zones.values():
+            _known_zone(zone)
+        return zones
+
+
+def _known_zone(zone: str) -> str:
+    """An IANA zone name this system can read: checked when the policy is read, so a
+    misspelt zone does not silently turn into UTC at scan time."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{zone!r} is not a time zone like Europe/Berlin") from None
+    return zone
+
+
 class Policy(_Rules):
     version: str = Field(default="default-1", min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
@@ -259,6 +334,7 @@ class Policy(_Rules):
     anonymization: AnonymizationPolicy = Field(default_factory=AnonymizationPolicy)
     workbench: WorkbenchPolicy = Field(default_factory=WorkbenchPolicy)
     owner: OwnerPolicy = Field(default_factory=OwnerPolicy)
+    misuse: MisusePolicy = Field(default_factory=MisusePolicy)
 
 
 def load_policy(path: Path) -> Policy:

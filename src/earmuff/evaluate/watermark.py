@@ -1,24 +1,39 @@
 """The audio watermark measured on real speech: is the reviewer found from a leaked copy,
 is unmarked audio left alone, and does the mark cost the listener anything?
 
-For every clip at least :data:`MIN_SECONDS` long a random payload is marked in, the
-marked audio goes through each leak of :mod:`earmuff.evaluate.leaks`, and the detector
-must return exactly that payload, from the whole copy and from a 3 s excerpt cut at a
-random offset. False positives are counted on the unmarked clips (whole and excerpt) and
-on the marked clips read under another key. The mark's cost is its power below the
-speech (SNR) and the change in Whisper's word error rate between unmarked and marked
-audio, pooled over the clips that have a transcript.
+For every clip at least ``min_seconds`` long a random payload is marked in, under each
+of ``marks`` keys drawn in turn from ``keys`` workspace keys (how well a copy is read
+depends on the key's tile layout as well as on the speech, so one key is one sample),
+the marked audio goes through each leak, and the detector must return exactly that
+payload, from the whole copy and from a 3 s excerpt cut at a random offset. Besides the
+single leaks of :mod:`earmuff.evaluate.leaks` there are two chains a leaker may well
+apply in one go: 8 kHz, white noise 20 dB below the speech and Ogg Vorbis at the
+encoder's default quality; and MP3 at 64 kbit/s then a telephone line (300-3400 Hz, 8
+kHz, white noise 20 dB down, G.711 mu-law).
+
+False positives are counted on the unmarked clips (whole and excerpt) and on marked
+copies (the clean one and both chains) read under another of the keys. Each rate comes
+with two 95 % intervals: Clopper-Pearson on the count, which says how far N trials
+bound a rate even when none failed, and a bootstrap that redraws speakers and keys
+(clips of one speaker, copies under one key, fail together, so the count overstates
+the evidence). The mark's cost is its power below the speech (SNR) and the change in
+Whisper's word error rate between unmarked and marked audio, pooled over the clips that
+have a transcript (each clip once, marked under its first key).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+from scipy.signal import butter, sosfilt
+from scipy.stats import beta
 
 from earmuff.audio.watermark import PAYLOAD_BITS, embed, identify, mark_snr_db
 from earmuff.evaluate import leaks
@@ -29,6 +44,10 @@ from earmuff.speech.text import EditCounts, align, normalise, word_error_rate
 
 MIN_SECONDS = 3.0
 EXCERPT_SECONDS = 3.0
+LEVEL = 0.95
+REPLICATES = 1000
+LINE_BAND_HZ = (300.0, 3400.0)
+MU = 255.0
 
 Samples = leaks.Samples
 Leak = Callable[[Samples, int, np.random.Generator], Samples]
@@ -50,13 +69,66 @@ def _phone_pink(samples: Samples, rate: int, rng: np.random.Generator) -> Sample
     return leaks.phone(samples, rate, rng, "pink")
 
 
+def narrowband_noise_ogg(samples: Samples, rate: int, rng: np.random.Generator) -> Samples:
+    """8 kHz, white noise 20 dB below the speech, Ogg Vorbis at libsndfile's default
+    quality (0.4): what a leaker gets without choosing a
+    quality, and harsher than :func:`leaks.ogg_vorbis`'s 0.8. Returned at 8 kHz."""
+    narrow = _noisy(leaks._resample(samples.astype(np.float64), rate, leaks.PHONE_RATE), rng)
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(narrow, -1.0, 1.0), leaks.PHONE_RATE, format="OGG", subtype="VORBIS")
+    return _at_rate(leaks._decoded(buffer.getvalue(), len(narrow)), rate, len(samples))
+
+
+def mp3_phone_line(samples: Samples, rate: int, rng: np.random.Generator) -> Samples:
+    """MP3 at 64 kbit/s, then a telephone line: 8 kHz, the 300-3400 Hz band of a
+    fourth-order Butterworth (causal, so with a line's phase distortion), white noise 20
+    dB below the speech and G.711 mu-law at 8 bits."""
+    decoded = leaks.mp3(samples, rate)[0]
+    narrow = leaks._resample(decoded.astype(np.float64), rate, leaks.PHONE_RATE)
+    band = butter(4, LINE_BAND_HZ, btype="bandpass", fs=leaks.PHONE_RATE, output="sos")
+    line = _mu_law(np.clip(_noisy(sosfilt(band, narrow), rng), -1.0, 1.0))
+    return _at_rate(line.astype(np.float32), rate, len(samples))
+
+
+def _noisy(
+    narrow: np.ndarray[Any, np.dtype[np.float64]], rng: np.random.Generator, snr_db: float = 20.0
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    noise = rng.standard_normal(len(narrow))
+    noise *= np.sqrt(np.mean(narrow**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+    return narrow + noise
+
+
+def _mu_law(
+    signal: np.ndarray[Any, np.dtype[np.float64]],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Compress to 256 mu-law levels and expand back, as a G.711 line does."""
+    compressed = np.sign(signal) * np.log1p(MU * np.abs(signal)) / np.log1p(MU)
+    levels = np.round((compressed + 1) / 2 * 255) / 255 * 2 - 1
+    expanded: np.ndarray[Any, np.dtype[np.float64]] = (
+        np.sign(levels) * ((1 + MU) ** np.abs(levels) - 1) / MU
+    )
+    return expanded
+
+
+def _at_rate(narrow: Samples, rate: int, length: int) -> Samples:
+    """Back to the clip's own rate, so every condition is read as the other leaks are."""
+    back = leaks._resample(narrow.astype(np.float64), leaks.PHONE_RATE, rate)
+    out: Samples = np.pad(back, (0, max(0, length - len(back))))[:length].astype(np.float32)
+    return out
+
+
 LEAKS: dict[str, Leak] = {
     "clean": lambda samples, rate, rng: samples,
     "mp3_64k": _mp3,
     "ogg_64k": _ogg,
     "phone_8k_white_20db": _phone_white,
     "phone_8k_pink_20db": _phone_pink,
+    "8k_noise_20db_ogg": narrowband_noise_ogg,
+    "mp3_64k_phone_line": mp3_phone_line,
 }
+CHAINS = ("8k_noise_20db_ogg", "mp3_64k_phone_line")
+"""The leaks that are two or three in one; their copies are also read under another key."""
+CHAINS_OTHER_KEY = tuple(f"{name}_other_key" for name in CHAINS)
 
 
 @dataclass
@@ -64,18 +136,24 @@ class Tally:
     n: int = 0
     identified: int = 0
     wrong_payload: int = 0
+    trials: list[tuple[str, int, bool]] = field(default_factory=list)
+    """(speaker, key index, identified) per copy: what the bootstrap redraws."""
 
-    def count(self, found: bytes | None, expected: bytes) -> None:
+    def count(self, found: bytes | None, expected: bytes, speaker: str = "", key: int = 0) -> None:
         self.n += 1
         self.identified += found == expected
         self.wrong_payload += found is not None and found != expected
+        self.trials.append((speaker, key, found == expected))
 
-    def record(self) -> dict[str, Any]:
+    def record(self, seed: int = 0) -> dict[str, Any]:
         return {
             "n": self.n,
             "identified": self.identified,
+            "missed": self.n - self.identified - self.wrong_payload,
             "accuracy": fraction(self.identified, self.n),
             "wrong_payload": self.wrong_payload,
+            "exact_interval": exact_interval(self.identified, self.n),
+            "bootstrap_interval": bootstrap_interval(self.trials, seed),
         }
 
 
@@ -86,8 +164,11 @@ class Measurements:
             f"{name}{suffix}": Tally() for name in LEAKS for suffix in ("", "_excerpt_3s")
         }
     )
-    false_positives: dict[str, int] = field(
-        default_factory=lambda: {"unmarked": 0, "unmarked_excerpt_3s": 0, "other_key": 0}
+    false_positives: dict[str, Tally] = field(
+        default_factory=lambda: {
+            name: Tally()
+            for name in ("unmarked", "unmarked_excerpt_3s", "other_key", *CHAINS_OTHER_KEY)
+        }
     )
     snr_db: list[float] = field(default_factory=list)
     embed_seconds: float = 0.0
@@ -98,6 +179,8 @@ class Measurements:
     reference_words: int = 0
     transcribed: int = 0
     too_short: int = 0
+    clips: int = 0
+    speakers: set[str] = field(default_factory=set)
 
 
 def evaluation_key(seed: int) -> bytes:
@@ -110,31 +193,71 @@ def evaluate_watermark(
     transcriber: Transcriber | None,
     seed: int = 0,
     progress: Progress | None = None,
+    keys: int = 1,
+    marks: int = 1,
+    min_seconds: float = MIN_SECONDS,
+    leak_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    key, other_key = evaluation_key(seed), evaluation_key(seed + 1)
-    measured = Measurements()
+    """Mark clip ``i`` under keys ``i * marks``, ..., ``i * marks + marks - 1`` (modulo
+    ``keys``), so every key is used about as often and meets many speakers; a copy is read
+    for false positives under the key after its own."""
+    if keys < 2 and marks > 1:
+        raise ValueError("several marks per clip need several keys")
+    key_set = [evaluation_key(seed + k) for k in range(max(keys, 2))]
+    chosen = {name: LEAKS[name] for name in (leak_names or LEAKS)}
+    measured = Measurements(
+        conditions={f"{name}{cut}": Tally() for name in chosen for cut in ("", "_excerpt_3s")},
+        false_positives={
+            name: Tally()
+            for name in [
+                "unmarked",
+                "unmarked_excerpt_3s",
+                "other_key",
+                *(f"{chain}_other_key" for chain in CHAINS if chain in chosen),
+            ]
+        },
+    )
     for index, entry in enumerate(entries):
-        rng = np.random.default_rng([seed, index])
         samples, rate = load_entry(entry)
-        if len(samples) < MIN_SECONDS * rate:
+        if len(samples) < min_seconds * rate:
             measured.too_short += 1
         else:
-            _measure_clip(measured, entry, samples, rate, key, other_key, rng, transcriber)
+            measured.clips += 1
+            speaker = entry.speaker or entry.audio_filepath
+            measured.speakers.add(speaker)
+            for mark in range(marks):
+                rng = np.random.default_rng([seed, index, mark])
+                own = (index * marks + mark) % max(keys, 1)
+                other = (own + 1) % len(key_set)
+                _measure_copy(
+                    measured,
+                    chosen,
+                    samples,
+                    rate,
+                    (own, key_set[own]),
+                    (other, key_set[other]),
+                    speaker,
+                    rng,
+                )
+                if mark == 0:
+                    _measure_wer(measured, entry, samples, rate, key_set[own], rng, transcriber)
         if progress is not None:
             progress()
-    return summarise(measured, transcriber.version if transcriber else None)
+    options = {"keys": keys, "marks_per_clip": marks, "min_seconds": min_seconds}
+    return summarise(measured, transcriber.version if transcriber else None, seed, options)
 
 
-def _measure_clip(
+def _measure_copy(
     measured: Measurements,
-    entry: ManifestEntry,
+    chosen: dict[str, Leak],
     samples: Samples,
     rate: int,
-    key: bytes,
-    other_key: bytes,
+    own: tuple[int, bytes],
+    other: tuple[int, bytes],
+    speaker: str,
     rng: np.random.Generator,
-    transcriber: Transcriber | None,
 ) -> None:
+    key_index, key = own
     payload = rng.bytes(PAYLOAD_BITS // 8)
     started = time.perf_counter()
     marked = embed(samples, rate, payload, key)
@@ -148,46 +271,114 @@ def _measure_clip(
         measured.identify_seconds.append(time.perf_counter() - started)
         return None if found is None else found.payload
 
-    for name, leak in LEAKS.items():
-        copy = leak(marked, rate, rng)
-        measured.conditions[name].count(read(copy), payload)
-        cut = leaks.excerpt(copy, rate, EXCERPT_SECONDS, rng)
-        measured.conditions[f"{name}_excerpt_3s"].count(read(cut), payload)
     positives = measured.false_positives
-    positives["unmarked"] += read(samples) is not None
-    positives["unmarked_excerpt_3s"] += (
-        read(leaks.excerpt(samples, rate, EXCERPT_SECONDS, rng)) is not None
+
+    def nothing(name: str, audio: Samples, under: bytes) -> None:
+        positives[name].count(read(audio, under), b"", speaker, key_index)
+
+    for name, leak in chosen.items():
+        copy = leak(marked, rate, rng)
+        measured.conditions[name].count(read(copy), payload, speaker, key_index)
+        cut = leaks.excerpt(copy, rate, EXCERPT_SECONDS, rng)
+        measured.conditions[f"{name}_excerpt_3s"].count(read(cut), payload, speaker, key_index)
+        if name in CHAINS:
+            nothing(f"{name}_other_key", copy, other[1])
+    nothing("unmarked", samples, key)
+    nothing("unmarked_excerpt_3s", leaks.excerpt(samples, rate, EXCERPT_SECONDS, rng), key)
+    nothing("other_key", marked, other[1])
+
+
+def _measure_wer(
+    measured: Measurements,
+    entry: ManifestEntry,
+    samples: Samples,
+    rate: int,
+    key: bytes,
+    rng: np.random.Generator,
+    transcriber: Transcriber | None,
+) -> None:
+    if transcriber is None or not entry.text or not entry.text.strip():
+        return
+    marked = embed(samples, rate, rng.bytes(PAYLOAD_BITS // 8), key)
+    reference = normalise(entry.text)
+    before = normalise(transcriber.transcribe(samples, rate).text)
+    after = normalise(transcriber.transcribe(marked, rate).text)
+    measured.unmarked_edits += align(reference, before)
+    measured.marked_edits += align(reference, after)
+    measured.reference_words += len(reference)
+    measured.transcribed += 1
+
+
+def exact_interval(successes: int, trials: int, level: float = LEVEL) -> list[float] | None:
+    """Clopper-Pearson: never narrower than the truth allows, and still informative when
+    every trial succeeded (N of N bounds the miss rate at about 3.7 / N)."""
+    if not trials:
+        return None
+    tail = (1 - level) / 2
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
+    high = (
+        1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
     )
-    positives["other_key"] += read(marked, other_key) is not None
-    if transcriber is not None and entry.text and entry.text.strip():
-        reference = normalise(entry.text)
-        before = normalise(transcriber.transcribe(samples, rate).text)
-        after = normalise(transcriber.transcribe(marked, rate).text)
-        measured.unmarked_edits += align(reference, before)
-        measured.marked_edits += align(reference, after)
-        measured.reference_words += len(reference)
-        measured.transcribed += 1
+    return [round(low, 4), round(high, 4)]
 
 
-def summarise(measured: Measurements, asr_model: str | None) -> dict[str, Any]:
+def bootstrap_interval(
+    trials: Sequence[tuple[str, int, bool]], seed: int = 0, level: float = LEVEL
+) -> list[float] | None:
+    """Percentile interval of the rate when speakers and keys are both redrawn with
+    replacement: a trial counts as often as its speaker times its key was drawn."""
+    if not trials:
+        return None
+    speakers = sorted({speaker for speaker, _, _ in trials})
+    keys = sorted({key for _, key, _ in trials})
+    speaker_of = np.searchsorted(speakers, [speaker for speaker, _, _ in trials])
+    key_of = np.searchsorted(keys, [key for _, key, _ in trials])
+    hit = np.array([ok for _, _, ok in trials], dtype=np.float64)
+    rng = np.random.default_rng([seed, 28])
+    speaker_counts = rng.multinomial(
+        len(speakers), np.full(len(speakers), 1 / len(speakers)), REPLICATES
+    )
+    key_counts = rng.multinomial(len(keys), np.full(len(keys), 1 / len(keys)), REPLICATES)
+    weights = speaker_counts[:, speaker_of] * key_counts[:, key_of]
+    total = weights.sum(axis=1)
+    rates = (weights @ hit)[total > 0] / total[total > 0]
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(rates, [tail, 100 - tail])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def summarise(
+    measured: Measurements,
+    asr_model: str | None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     snr = np.array(measured.snr_db)
-    clips = len(measured.snr_db)
+    copies = len(measured.snr_db)
     unmarked_wer = word_error_rate(measured.unmarked_edits.errors, measured.reference_words)
     marked_wer = word_error_rate(measured.marked_edits.errors, measured.reference_words)
+    positives = {name: tally.record(seed) for name, tally in measured.false_positives.items()}
+    # A false positive is any payload read where none was marked under the key read.
+    found = sum(tally.wrong_payload for tally in measured.false_positives.values())
+    trials = sum(tally.n for tally in measured.false_positives.values())
     return {
         "payload_bits": PAYLOAD_BITS,
-        "clips": clips,
+        **(options or {}),
+        "clips": measured.clips,
+        "speakers": len(measured.speakers),
+        "copies": copies,
         "too_short": measured.too_short,
-        "conditions": {name: tally.record() for name, tally in measured.conditions.items()},
+        "conditions": {name: tally.record(seed) for name, tally in measured.conditions.items()},
         "false_positives": {
-            **measured.false_positives,
-            "trials": 3 * clips,
-            "rate": fraction(sum(measured.false_positives.values()), 3 * clips),
+            **{name: figures["wrong_payload"] for name, figures in positives.items()},
+            "trials": trials,
+            "rate": fraction(found, trials),
+            "exact_interval": exact_interval(found, trials),
         },
         "mark_snr_db": {
-            "mean": round(float(snr.mean()), 2) if clips else None,
-            "median": round(float(np.median(snr)), 2) if clips else None,
-            "min": round(float(snr.min()), 2) if clips else None,
+            "mean": round(float(snr.mean()), 2) if copies else None,
+            "median": round(float(np.median(snr)), 2) if copies else None,
+            "min": round(float(snr.min()), 2) if copies else None,
         },
         "embed_rtf": real_time_factor(measured.embed_seconds, measured.audio_seconds),
         "identify_seconds_mean": round(float(np.mean(measured.identify_seconds)), 4)
@@ -208,19 +399,28 @@ def summarise(measured: Measurements, asr_model: str | None) -> dict[str, Any]:
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = [
-        f"{result['clips']} clips of at least {MIN_SECONDS:g} s "
-        f"({result['too_short']} shorter skipped), {result['payload_bits']}-bit payload",
+        f"{result['copies']} marked copies of {result['clips']} clips ({result['speakers']} "
+        f"speakers) of at least {result.get('min_seconds', MIN_SECONDS):g} s under "
+        f"{result.get('keys', 1)} keys ({result['too_short']} shorter skipped), "
+        f"{result['payload_bits']}-bit payload",
     ]
     for name, figures in result["conditions"].items():
+        exact, boot = figures["exact_interval"], figures["bootstrap_interval"]
         lines.append(
             f"  {name:32s} identified {percent(figures['accuracy']):>8s} "
-            f"({figures['identified']}/{figures['n']}), wrong payload {figures['wrong_payload']}"
+            f"({figures['identified']}/{figures['n']}, 95 % {_span(exact)} exact, "
+            f"{_span(boot)} over speakers and keys), missed {figures['missed']}, "
+            f"wrong payload {figures['wrong_payload']}"
         )
     positives = result["false_positives"]
+    named = ", ".join(
+        f"{count} {name.replace('_', ' ')}"
+        for name, count in positives.items()
+        if name not in ("trials", "rate", "exact_interval")
+    )
     lines.append(
-        f"false positives {positives['unmarked']} unmarked, "
-        f"{positives['unmarked_excerpt_3s']} unmarked excerpts, "
-        f"{positives['other_key']} under another key, of {positives['trials']} trials"
+        f"false positives {named}, of {positives['trials']} trials "
+        f"(95 % {_span(positives['exact_interval'])})"
     )
     snr = result["mark_snr_db"]
     lines.append(
@@ -234,3 +434,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"over {wer['clips']} clips ({wer['reference_words']} words)"
         )
     return lines
+
+
+def _span(interval: list[float] | None) -> str:
+    return "n/a" if interval is None else f"{percent(interval[0])}-{percent(interval[1])}"

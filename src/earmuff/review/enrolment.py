@@ -8,8 +8,9 @@ code. The person sets their own password and scans their own TOTP secret; no adm
 ever sees either, so neither admin alone can make, or take over, an account that
 hears audio or opens the vault.
 
-Only hashes of links and codes are kept; the code's hash is keyed by its enrolment
-so a database copy does not let anyone test codes offline without the link as well.
+Only hashes of links and codes are kept. Someone with a copy of the database could
+still guess a code offline (it is short, to be read aloud), but a code enrols nobody
+without its link, whose 256-bit token exists only as a hash.
 The one exception to the two-admin rule is the very first admin: with no active admin
 yet, the operator holding the workspace enrols one from the command line.
 """

@@ -738,3 +738,35 @@ class PurposeKey(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_audit_events_occurred_at", AuditEvent.occurred_at)
+"""The misuse rules read the last hours of the log every few minutes: without this
+index each run would read the whole, ever-growing log."""
+
+
+class MisuseAlert(Base):
+    """Something a misuse rule (``audit/misuse.py``) found in the audit trail, for a
+    privacy officer to look at and acknowledge.
+
+    ``key`` names what the rule saw (a lease, a reviewer's day, a leaked mark), so the
+    same misuse found by every later run is raised once. ``staff_id`` is the person the
+    alert is about, kept without a foreign key: the log may name an id that no staff
+    row has, and that is an alert too.
+    """
+
+    __tablename__ = "misuse_alerts"
+    __table_args__ = (UniqueConstraint("rule", "key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    rule: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    staff_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    observed_at: Mapped[datetime]
+    """When the misuse happened (its latest event), as against when it was noticed."""
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id"))
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)

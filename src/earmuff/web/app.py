@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from earmuff import __version__
 from earmuff.audit.checkpoints import Checkpointer
+from earmuff.audit.misuse import periodic_scan
 from earmuff.audit.policy import note_policy
 from earmuff.config import Settings
 from earmuff.owner.retention import run_retention
@@ -24,6 +25,7 @@ from earmuff.web import (
     enrol,
     holds,
     ingest,
+    misuse_pages,
     portal,
     qa,
     reidentify,
@@ -82,6 +84,7 @@ def create_app(
     store: Store | None = None,
     pipeline: PipelineEngine | None = None,
     retention_interval_s: float | None = None,
+    misuse_interval_s: float | None = None,
 ) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment) or an open ``store``.
 
@@ -89,7 +92,8 @@ def create_app(
     stored recording is handed to it, and it runs for the app's lifetime; without,
     recordings wait for ``earmuff pipeline run``. With ``retention_interval_s``, the
     retention limits are enforced at start and then at that interval; without, by
-    ``earmuff retention run``.
+    ``earmuff retention run``. With ``misuse_interval_s``, the misuse rules run over
+    the audit log at start and then at that interval; without, by ``earmuff audit scan``.
     """
     store = store or open_store(settings or Settings.for_workspace())
     checkpointer = Checkpointer.for_settings(store.settings, store.db).attach()
@@ -118,11 +122,18 @@ def create_app(
                     stop,
                 )
             )
+        misuse = None
+        if misuse_interval_s:
+            misuse = asyncio.create_task(
+                every(misuse_interval_s, "misuse scan", lambda: periodic_scan(store), stop)
+            )
         yield
         stop.set()
         await signing
         if retention is not None:
             await retention
+        if misuse is not None:
+            await misuse
         if pipeline is not None:
             pipeline.stop()
         checkpointer.checkpoint()
@@ -157,6 +168,7 @@ def create_app(
     app.include_router(safety.api)
     app.include_router(audit_pages.router)
     app.include_router(audit_pages.api)
+    app.include_router(misuse_pages.router)
     app.include_router(qa.router)
     app.include_router(holds.router)
     app.include_router(reidentify.router)
@@ -188,11 +200,17 @@ def create_distributed_app() -> FastAPI:
         store=store,
         pipeline=BrokerPipeline(store),
         retention_interval_s=store.settings.retention_interval_s,
+        misuse_interval_s=store.settings.policy.misuse.scan_minutes * 60,
     )
 
 
 def create_served_app() -> FastAPI:
-    """The app ``earmuff serve --workers N`` starts in each process, retention included
-    (concurrent runs are safe: each deletion is one transaction and idempotent)."""
+    """The app ``earmuff serve --workers N`` starts in each process, retention and the
+    misuse rules included (concurrent runs are safe: each deletion is one transaction
+    and idempotent, and scans raise each alert once)."""
     settings = Settings.for_workspace()
-    return create_app(settings, retention_interval_s=settings.retention_interval_s)
+    return create_app(
+        settings,
+        retention_interval_s=settings.retention_interval_s,
+        misuse_interval_s=settings.policy.misuse.scan_minutes * 60,
+    )

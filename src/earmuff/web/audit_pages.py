@@ -17,6 +17,7 @@ from earmuff.audio.codec import ANY_FORMAT, AudioError, decode_audio
 from earmuff.audio.watermark import identify
 from earmuff.audit.log import AuditChainBroken, record, verify
 from earmuff.audit.marks import mark_subject, stream_of_mark
+from earmuff.audit.misuse import open_count
 from earmuff.config import IngestLimits
 from earmuff.store.crypto import watermark_key
 from earmuff.store.models import AuditEvent, StaffUser
@@ -106,6 +107,7 @@ def audit_page(
         if before is not None:
             query = query.where(AuditEvent.id < before)
         events = list(session.scalars(query))
+        open_alerts = open_count(session)
         names = {
             f"staff:{u.id}": f"{u.username} ({u.role.replace('_', ' ')})"
             for u in session.scalars(select(StaffUser))
@@ -121,4 +123,5 @@ def audit_page(
         action=action,
         subject=subject,
         older=events[-1].id if len(events) == PAGE_SIZE else None,
+        open_alerts=open_alerts,
     )
