@@ -137,7 +137,7 @@ def test_demo_with_synthesized_speech_uploads_and_refuses_as_it_says(
     assert re.search(r"5 recordings; (\d+) blobs \(.*\), \1 of them sealed", output)
     assert "[PHONE_NUMBER]" in output
     assert "no_consent" in output
-    assert "hash chain verified" in output
+    assert "audit log: intact:" in output and "checkpoint(s) match" in output
     assert "Jane signs in with a one-use link. First screen: People may listen" in output
     assert "TOTP secret" in output and "heard it, submitted" in output
     assert "a safety case opened" in output and "streamed to ana (annotator) under lease" in output

@@ -26,9 +26,11 @@ from earmuff.audit.checkpoints import (
     CheckpointError,
     CheckpointFolder,
     key_id,
+    load_or_create_signing_key,
     public_bytes,
 )
 from earmuff.audit.log import AuditChainBroken, event_hash, walk
+from earmuff.config import Settings
 from earmuff.store.models import AuditEvent
 
 EXPORT_FORMAT = "earmuff-audit-export-1"
@@ -58,6 +60,34 @@ class Verdict:
     def unsigned(self) -> int:
         """Events after the newest checkpoint: chained, but not yet pinned by a signature."""
         return self.events - (self.latest.seq if self.latest is not None else 0)
+
+    def summary(self) -> str:
+        """One line for people: what holds, or the first thing that does not."""
+        if not self.ok:
+            first = self.problems[0]
+            where = f"event {first.event_id}: " if first.event_id is not None else ""
+            return f"BROKEN: {where}{first.message}"
+        signed = (
+            f", the newest signed at event {self.latest.seq} ({self.latest.at[:19]} UTC)"
+            if self.latest is not None
+            else ""
+        )
+        return (
+            f"intact: {self.events} events, every hash holds, {self.checkpoints} signed "
+            f"checkpoint(s) match{signed}; {self.unsigned} event(s) not yet signed"
+        )
+
+
+def verify_workspace(
+    session: Session, settings: Settings, keys: Iterable[Ed25519PublicKey] | None = None
+) -> Verdict:
+    """:func:`verify_log` with the workspace's checkpoint folder, trusting ``keys`` or,
+    without, the public half of the workspace's own signing key."""
+    if keys is None:
+        signing = load_or_create_signing_key(settings.workspace / settings.audit_signing_key_file)
+        keys = [signing.public_key()]
+    folder = CheckpointFolder(settings.workspace / settings.audit_checkpoint_dir)
+    return verify_log(session, folder, keys)
 
 
 def trusted(keys: Iterable[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:

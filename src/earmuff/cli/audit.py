@@ -16,13 +16,11 @@ from rich.console import Console
 from earmuff.audit.checkpoints import (
     Checkpointer,
     CheckpointError,
-    CheckpointFolder,
-    load_or_create_signing_key,
     load_public_key,
 )
 from earmuff.audit.log import record
 from earmuff.audit.misuse import scan as scan_for_misuse
-from earmuff.audit.verification import Verdict, export_events, verify_export, verify_log
+from earmuff.audit.verification import Verdict, export_events, verify_export, verify_workspace
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store.db import Database
@@ -90,20 +88,12 @@ def verify(
         _report(verdict)
         raise typer.Exit(0 if verdict.ok else 1)
     settings = Settings.for_workspace(workspace)
-    if not keys:
-        try:
-            signing = load_or_create_signing_key(
-                settings.workspace / settings.audit_signing_key_file
-            )
-        except CheckpointError as exc:
-            raise _fail(str(exc)) from None
-        keys = [signing.public_key()]
     database = Database(settings.database_url)
     try:
         with database.read() as session:
-            verdict = verify_log(
-                session, CheckpointFolder(settings.workspace / settings.audit_checkpoint_dir), keys
-            )
+            verdict = verify_workspace(session, settings, keys or None)
+    except CheckpointError as exc:
+        raise _fail(str(exc)) from None
     finally:
         database.dispose()
     _report(verdict)

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from earmuff.audit import record, verify
+from earmuff.audit import record
+from earmuff.audit.verification import verify_workspace
 from earmuff.cli.demo_owner import show_owner_side
 from earmuff.cli.demo_workbench import review_tour, seed_staff
 from earmuff.cli.samples import Sample, demo_samples
@@ -28,6 +29,7 @@ from earmuff.store.consent import record_consent
 from earmuff.store.crypto import FORMAT, pseudonym
 from earmuff.store.models import Account, Recording, RecordingStage, ReviewItem
 from earmuff.store.review_items import read_review_transcript
+from earmuff.store.workspace import make_private_dir, private_umask
 from earmuff.web import create_app
 from earmuff.web.server import BackgroundServer
 
@@ -134,7 +136,8 @@ def _fresh_workspace(root: Path) -> Path:
         if not (root / MARKER).exists():
             raise DemoError(f"{root} holds data that is not a demo's; choose another --workspace")
         shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+    private_umask()
+    make_private_dir(root)
     (root / MARKER).write_text("made by earmuff demo; deleted by the next demo run\n")
     return root
 
@@ -304,11 +307,11 @@ def _show_review_items(store: Store, console: Console) -> None:
 def _show_storage(store: Store, console: Console) -> None:
     with store.db.transaction() as session:
         count = session.scalar(select(func.count()).select_from(Recording)) or 0
-        events = verify(session)
+        verdict = verify_workspace(session, store.settings)
     blobs = list(store.blobs.keys())
     sealed = sum(store.blobs.get(key).startswith(FORMAT) for key in blobs)
     console.print(
         f"stored: {count} recordings; {len(blobs)} blobs (audio, sealed transcripts, review "
         f"items), {sealed} of them sealed with AES-256-GCM; no plaintext audio or text on disk"
     )
-    console.print(f"audit log: {events} events, hash chain verified")
+    console.print(f"audit log: {verdict.summary()}")

@@ -10,7 +10,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from earmuff.audit import verify
+from earmuff.audit.verification import verify_workspace
 from earmuff.owner.login import issue_login_link
 from earmuff.store import Store
 from earmuff.web import create_app
@@ -94,8 +94,8 @@ def show_owner_side(
         )
         other.close()
     with store.db.read() as session:
-        events = verify(session)
-    console.print(f"audit log: {events} events, hash chain verified")
+        verdict = verify_workspace(session, store.settings)
+    console.print(f"audit log: {verdict.summary()}")
     link = _link(store, jane_account, LINK_MINUTES)
     console.print(
         f"\nSee {jane}'s portal yourself: run [bold]earmuff serve --workspace {root}[/bold] and "
