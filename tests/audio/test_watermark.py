@@ -14,12 +14,26 @@ from typer.testing import CliRunner
 
 from earmuff.audio import AudioError, decode_audio
 from earmuff.audio.codec import ANY_FORMAT
-from earmuff.audio.watermark import PAYLOAD_BYTES, embed, identify, mark_snr_db
+from earmuff.audio.watermark import (
+    PAYLOAD_BYTES,
+    Codebook,
+    _coded_bits,
+    embed,
+    evidence,
+    identify,
+    identify_among,
+    mark_snr_db,
+    match,
+    match_threshold,
+)
+from earmuff.audit.log import record
+from earmuff.audit.marks import STREAMED, issued_codes, mark_subject
 from earmuff.cli.main import app
-from earmuff.config import IngestLimits
+from earmuff.config import IngestLimits, Settings
 from earmuff.evaluate import leaks
 from earmuff.evaluate.manifest import load_audio
 from earmuff.evaluate.watermark import evaluation_key, mp3_phone_line, narrowband_noise_ogg
+from earmuff.store import open_store
 from earmuff.store.crypto import MasterKey, watermark_key
 
 KEY = bytes(range(32))
@@ -85,6 +99,61 @@ def test_a_whole_four_second_copy_survives_each_leak_chain_under_several_keys(
         assert found is not None, f"no mark found after {chain} under key {seed}"
         assert found.payload == PAYLOAD
         assert identify(copy, rate, OTHER_KEY) is None
+
+
+@pytest.fixture(scope="module")
+def issued() -> list[bytes]:
+    """9,999 codes issued to other streams."""
+    raw = np.random.default_rng(11).bytes(9_999 * PAYLOAD_BYTES)
+    return [raw[at : at + PAYLOAD_BYTES] for at in range(0, len(raw), PAYLOAD_BYTES)]
+
+
+def test_every_candidate_is_encoded_as_the_embedder_encodes_it() -> None:
+    payloads = [np.random.default_rng(seed).bytes(PAYLOAD_BYTES) for seed in range(20)]
+    book = Codebook(payloads)
+    for index, payload in enumerate(payloads):
+        exact = (1.0 - 2.0 * _coded_bits(payload))[None, :]
+        best, _ = book.best(exact)
+        assert np.argmax(best) == index
+        assert best[index] == pytest.approx(np.sqrt(exact.size), rel=1e-5)
+    assert 7.2 < match_threshold(10_000, 32) < 7.4 < match_threshold(1_000_000, 32) < 8.0
+
+
+def test_wrong_codes_score_no_higher_than_the_threshold_allows() -> None:
+    """Heavy-tailed soft values (most near zero, a few clipped) and 100,000 random codes:
+    a wrong code's normalised score has unit variance and no tail beyond the Gaussian's."""
+    rng = np.random.default_rng(5)
+    soft = np.clip(rng.standard_t(2, size=(8, 210)) * rng.random((8, 210)) ** 4, -8, 8)
+    raw = rng.bytes(100_000 * PAYLOAD_BYTES)
+    book = Codebook([raw[at : at + PAYLOAD_BYTES] for at in range(0, len(raw), PAYLOAD_BYTES)])
+    scores = np.stack([book.best(row[None, :])[0] for row in soft])
+    assert 0.95 < scores.std() < 1.05
+    assert np.mean(scores > 3.0) < 2 * 0.00135
+    assert scores.max() < match_threshold(len(book), len(soft))
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+@pytest.mark.parametrize("clip", CLIPS)
+def test_a_whole_four_second_copy_is_found_among_ten_thousand_issued_codes(
+    corpus: Path, clip: str, chain: str, issued: list[bytes]
+) -> None:
+    samples, rate = speech(corpus, clip)
+    samples = samples[: 4 * rate]
+    book = Codebook([*issued, PAYLOAD])
+    for seed in range(100, 103):
+        key = evaluation_key(seed)
+        copy = CHAINS[chain](embed(samples, rate, PAYLOAD, key), rate, np.random.default_rng(seed))
+        seen = evidence(copy, rate, key)
+        assert seen is not None
+        found = match(book, seen)
+        assert found is not None, f"not matched after {chain} under key {seed}"
+        assert (found.payload, found.index) == (PAYLOAD, len(issued))
+        assert found.score > found.threshold and found.score - found.runner_up > 1.0
+        assert match(book, seen, excluding=len(issued)) is None, "a code never issued"
+        assert identify_among(copy, rate, OTHER_KEY, book) is None
+    assert identify_among(samples, rate, KEY, book) is None, "unmarked speech"
+    assert identify_among(np.zeros(4 * rate, np.float32), rate, KEY, book) is None
+    assert identify_among(samples, rate, KEY, []) is None
 
 
 @pytest.mark.parametrize("start_s", [0.0, 0.0137, 1.5, 3.3331, 5.9])
@@ -186,6 +255,41 @@ def test_the_cli_marks_a_file_and_names_it_from_a_leaked_mp3(corpus: Path, tmp_p
     elsewhere = ["--workspace", str(tmp_path / "other-ws")]
     result = runner.invoke(app, ["watermark", "identify", str(marked), *elsewhere], env=other)
     assert result.exit_code == 1, "another workspace's key finds nothing"
+
+
+def test_the_cli_names_the_stream_of_a_leaked_copy_among_the_issued_codes(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"EARMUFF_MASTER_KEY": "ab" * 32}
+    monkeypatch.setenv("EARMUFF_MASTER_KEY", env["EARMUFF_MASTER_KEY"])
+    workspace = tmp_path / "ws"
+    codes = [bytes.fromhex("5a17c3e90b24"), bytes.fromhex("00ff00ff00ff"), PAYLOAD]
+    store = open_store(Settings.for_workspace(workspace))
+    try:
+        key = watermark_key(store.keyring.master)
+        with store.db.transaction() as session:
+            for number, code in enumerate(codes):
+                details = {"staff": "s-1", "role": "reviewer", "lease": f"L-{number}"}
+                record(session, "system", STREAMED, mark_subject(code), details)
+            record(session, "system", "audit.leak_traced", "mark:none", {})
+        with store.db.read() as session:
+            assert sorted(issued_codes(session)) == sorted(codes)
+    finally:
+        store.close()
+    samples, rate = speech(corpus, CLIPS[1])
+    copy = narrowband_noise_ogg(
+        embed(samples[: 4 * rate], rate, codes[0], key), rate, np.random.default_rng(1)
+    )
+    leaked = tmp_path / "leak.wav"
+    sf.write(leaked, copy, rate, subtype="PCM_16")
+    args = ["watermark", "identify", str(leaked), "--workspace", str(workspace)]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "hex 5a17c3e90b24" in result.output
+    assert "matched among 3 issued codes" in result.output
+    assert "under lease L-0" in result.output
+    result = runner.invoke(app, [*args, "--until", "2000-01-01"], env=env)
+    assert "matched among" not in result.output, "no code was issued before 2000"
 
 
 def test_the_cli_refuses_what_it_cannot_do_and_writes_nothing(tmp_path: Path) -> None:

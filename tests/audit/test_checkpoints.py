@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, delete, select, text, update
+from sqlalchemy import create_engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
@@ -375,3 +375,18 @@ def test_the_application_role_may_only_append_to_the_audit_log(store: Store) -> 
         with store.db.engine.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_undo_the_commit(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder is gone (here: a file stands where it should be); the events commit."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    signer = checkpointer(store, every_events=1)
+    signer.folder = CheckpointFolder(blocker / "checkpoints")
+    signer.attach()
+    append(store, 2)
+    with store.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 2
+    assert "could not write an audit checkpoint" in caplog.text

@@ -119,6 +119,30 @@ def test_eval_watermark_marks_under_several_keys_and_keeps_to_one_speaker_fold(
     assert result.exit_code == 2 and "unknown leak fax" in result.output
 
 
+def test_eval_watermark_identifies_among_issued_codes_and_counts_codes_not_issued(
+    corpus: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "clips.jsonl"
+    clip = {"audio_filepath": "wuw/calls/00000/WUWII00000_006.ulaw", "duration": 9.04}
+    manifest.write_text(json.dumps(clip) + "\n")
+    out = tmp_path / "watermark.json"
+    args = ["--manifest", str(manifest), "--root", str(corpus), "--json", str(out), "--no-wer"]
+    args += ["--keys", "2", "--leak", "8k_noise_20db_ogg", "--candidates", "1000"]
+    result = runner.invoke(app, ["watermark", *args])
+    assert result.exit_code == 0, result.output
+    assert "identified among 1000 issued codes" in result.output
+    report = json.loads(out.read_text())
+    assert report["candidates"] == 1000 and 6.9 < report["match_threshold"] < 7.0
+    whole = {
+        way: report["conditions"][f"8k_noise_20db_ogg{way}"] for way in ("", "_codebook", "_blind")
+    }
+    assert all((figures["n"], figures["identified"]) == (1, 1) for figures in whole.values())
+    positives = report["false_positives"]
+    assert positives["8k_noise_20db_ogg_code_not_issued"] == 0
+    assert positives["8k_noise_20db_ogg_other_key"] == positives["unmarked"] == 0
+    assert positives["trials"] == 5
+
+
 def _fold(speaker: str) -> int:
     return hashlib.sha256(speaker.encode()).digest()[0] % 2
 

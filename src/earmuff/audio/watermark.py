@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import gcd
 from typing import Any
@@ -95,6 +96,16 @@ _LLR_LIMIT = 8.0
 _CRC_BITS = 16
 _CODE = ConvolutionalCode()
 _WINDOW_SHAPE = np.sqrt(np.hanning(_WINDOW + 1)[:-1])
+MATCH_ALIGNMENTS = 16
+"""Alignments scored per candidate (two hypotheses each): more recover copies whose
+true alignment ranks lower in the sync search, each doubling adds about 0.1 to the
+threshold."""
+MATCH_FALSE_POSITIVE = 1e-6
+"""Chance per copy examined that some wrong candidate reaches the threshold."""
+MATCH_MARGIN = 1.0
+"""How far the best candidate must stand above the next, in the same units."""
+_SCORE_CHUNK = 65_536
+_AFFINE: list[tuple[_Array, _Array]] = []
 
 
 @dataclass(frozen=True)
@@ -131,15 +142,60 @@ def embed(samples: Samples, rate: int, payload: bytes, key: bytes) -> Samples:
 
 def identify(samples: Samples, rate: int, key: bytes) -> Detection | None:
     """The payload marked in ``samples`` under ``key``, or None if none is found."""
+    found = evidence(samples, rate, key, _CANDIDATES)
+    return None if found is None else decode(found)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a copy says about its coded bits under each hypothesis (an alignment, and
+    which half of the lattice offset), best alignment first: computed once, it serves
+    both the blind decoder and the choice among issued codes."""
+
+    soft: _Array
+    """Log-likelihood ratios of the coded bits, one row per hypothesis, repetitions
+    summed (positive means a coded 0)."""
+    sync: _Array
+    """Sync score of each row's alignment."""
+
+
+def evidence(
+    samples: Samples, rate: int, key: bytes, alignments: int = MATCH_ALIGNMENTS
+) -> Evidence | None:
+    """The soft evidence of ``samples`` under ``key`` at its ``alignments`` best
+    alignments; None if the audio is shorter than a block."""
     _check_audio(samples, rate)
     _check_key(key)
     narrow = _resample(samples.astype(np.float64), rate, MARK_RATE)
-    layout = _Layout.from_key(key)
+    found = _hypotheses(narrow, _Layout.from_key(key), alignments)
+    return None if found is None else Evidence(soft=found[0], sync=found[1])
+
+
+def decode(found: Evidence) -> Detection | None:
+    """The blind reading: Viterbi on the hypotheses of the best ``_CANDIDATES``
+    alignments, the first whose payload passes the CRC. Only those few, whatever
+    ``found`` holds, so that the false-positive rate stays one in about 10,000."""
+    candidates = found.soft[: 2 * _CANDIDATES]
+    decoded = _CODE.decode(candidates, PAYLOAD_BITS + _CRC_BITS)
+    for row, bits in enumerate(decoded):
+        payload = np.packbits(bits[:PAYLOAD_BITS]).tobytes()
+        if np.array_equal(bits[PAYLOAD_BITS:], _crc_bits(payload)):
+            return Detection(
+                payload=payload,
+                sync_score=round(float(found.sync[row]), 2),
+                agreement=round(_agreement(candidates[row], payload), 3),
+            )
+    return None
+
+
+def _hypotheses(narrow: _Array, layout: _Layout, count: int) -> tuple[_Array, _Array] | None:
+    """Soft coded bits for the ``count`` best alignments, each under both halves of the
+    lattice offset, and the sync score of each row."""
     alignments = _alignments(narrow, layout)
     if not alignments:
         return None
     scores = np.concatenate([alignment.scores for alignment in alignments])
-    best = np.argsort(-np.abs(scores))[:_CANDIDATES]
+    best = np.argsort(-np.abs(scores))[:count]
     soft = []
     for index in best:
         alignment = alignments[index // _FRAME_BLOCKS]
@@ -147,17 +203,141 @@ def identify(samples: Samples, rate: int, key: bytes) -> Detection | None:
         offset = float(np.angle(alignment.scores[rotation])) * _STEP / (4 * np.pi)
         for flip in (0.0, _STEP / 2):  # the offset is known modulo half a step
             soft.append(alignment.soft_bits(layout, rotation, offset + flip))
-    candidates = np.array(soft)
-    decoded = _CODE.decode(candidates, PAYLOAD_BITS + _CRC_BITS)
-    for row, bits in enumerate(decoded):
-        payload = np.packbits(bits[:PAYLOAD_BITS]).tobytes()
-        if np.array_equal(bits[PAYLOAD_BITS:], _crc_bits(payload)):
-            return Detection(
-                payload=payload,
-                sync_score=round(float(np.abs(scores[best[row // 2]])), 2),
-                agreement=round(_agreement(candidates[row], payload), 3),
-            )
-    return None
+    return np.array(soft), np.repeat(np.abs(scores[best]), 2)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The issued code a copy was matched to, and by how much it beat the rest."""
+
+    payload: bytes
+    index: int
+    """Position of the payload among the candidates."""
+    score: float
+    """The payload's correlation with the copy's soft evidence, in standard deviations
+    of a wrong code's: a wrong code scores about N(0, 1)."""
+    runner_up: float
+    """The best score of any other candidate."""
+    threshold: float
+    """What any candidate had to reach, for this many candidates and hypotheses."""
+    sync_score: float
+
+
+class Codebook:
+    """Candidate payloads as the signs of their coded bits, encoded once and scored
+    against many copies.
+
+    The embedder's code is affine in the payload bits (a CRC with a fixed initial value,
+    then a terminated convolutional code), so the coded bits of every candidate are one
+    matrix product modulo 2 away from its payload bits: a million candidates encode in
+    seconds, where one-by-one encoding would take minutes.
+    """
+
+    def __init__(self, payloads: Sequence[bytes]) -> None:
+        if any(len(payload) != PAYLOAD_BYTES for payload in payloads):
+            raise ValueError(f"every candidate must be {PAYLOAD_BYTES} bytes")
+        self.payloads = list(payloads)
+        raw = np.frombuffer(b"".join(self.payloads), dtype=np.uint8)
+        bits = np.unpackbits(raw).reshape(len(self.payloads), PAYLOAD_BITS)
+        chunks = [
+            _coded_signs(bits[start : start + _SCORE_CHUNK])
+            for start in range(0, len(bits), _SCORE_CHUNK)
+        ]
+        coded = _CODE.coded_length(PAYLOAD_BITS + _CRC_BITS)
+        self._signs = np.concatenate(chunks) if chunks else np.zeros((0, coded), np.int8)
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def best(self, soft: _Array) -> tuple[_Array, _Array]:
+        """Every candidate's best normalised score over the hypotheses (rows of
+        ``soft``), and which hypothesis gave it.
+
+        The score is sum_j s_j x_j / sqrt(sum_j s_j^2), x_j = +1 for a coded 0 and -1
+        for a coded 1: the log-likelihood of the candidate's codeword up to a constant,
+        so the highest is the maximum-likelihood choice among them.
+        """
+        norm = np.sqrt(np.sum(soft**2, axis=1)) + 1e-12
+        weights = (soft / norm[:, None]).T.astype(np.float32)
+        best = np.empty(len(self), dtype=np.float32)
+        which = np.empty(len(self), dtype=np.int64)
+        for start in range(0, len(self), _SCORE_CHUNK):
+            scores = self._signs[start : start + _SCORE_CHUNK].astype(np.float32) @ weights
+            which[start : start + len(scores)] = np.argmax(scores, axis=1)
+            best[start : start + len(scores)] = scores.max(axis=1)
+        return best, which
+
+
+def identify_among(
+    samples: Samples, rate: int, key: bytes, candidates: Sequence[bytes] | Codebook
+) -> Match | None:
+    """Which of ``candidates`` (the codes the server issued) is marked in ``samples``
+    under ``key``, or None if none stands out.
+
+    Choosing among N known codewords by maximum likelihood needs far less evidence than
+    decoding 48 free bits that a CRC-16 must then confirm: a copy whose Viterbi path is
+    wrong in a few places still correlates with its own codeword far above any other.
+    """
+    book = candidates if isinstance(candidates, Codebook) else Codebook(candidates)
+    found = evidence(samples, rate, key)
+    if found is None or len(book) == 0:
+        return None
+    return match(book, found)
+
+
+def match(book: Codebook, found: Evidence, excluding: int | None = None) -> Match | None:
+    """The best candidate of ``book`` for ``found`` if it reaches
+    :func:`match_threshold` and beats the runner-up by :data:`MATCH_MARGIN`; ``excluding``
+    drops one candidate, as if it had never been issued."""
+    best, which = book.best(found.soft)
+    if excluding is not None:
+        best[excluding] = -np.inf
+    decided = decide(best, len(found.soft))
+    if decided is None:
+        return None
+    index, score, runner_up, threshold = decided
+    return Match(
+        payload=book.payloads[index],
+        index=index,
+        score=round(score, 2),
+        runner_up=round(runner_up, 2),
+        threshold=round(threshold, 2),
+        sync_score=round(float(found.sync[which[index]]), 2),
+    )
+
+
+def decide(best: _Array, hypotheses: int) -> tuple[int, float, float, float] | None:
+    """Index, score, runner-up's score and threshold of the winning candidate among the
+    best scores ``best``, or None if none wins.
+
+    The margin guards what the threshold cannot: two issued codes whose codewords are
+    close would both score high on a copy of either.
+    """
+    if len(best) == 0:
+        return None
+    threshold = match_threshold(len(best), hypotheses)
+    order = np.argsort(-best)[:2]
+    top = float(best[order[0]])
+    runner_up = float(best[order[1]]) if len(order) > 1 else 0.0
+    if not np.isfinite(top) or top < threshold or top - runner_up < MATCH_MARGIN:
+        return None
+    return int(order[0]), top, runner_up, threshold
+
+
+def match_threshold(candidates: int, hypotheses: int) -> float:
+    """The normalised score that a wrong candidate reaches with probability below
+    :data:`MATCH_FALSE_POSITIVE`, over all ``candidates`` x ``hypotheses`` trials.
+
+    A wrong code is independent of the copy, so its score is a sum of the soft values
+    with random signs, of variance 1 once normalised. Hoeffding's bound for such a sum,
+    exp(-t^2 / 2), is the Gaussian tail but holds for any soft values; a union bound
+    over every trial sets t = sqrt(2 ln(trials / p)): 7.3 for 10,000 candidates and 32
+    hypotheses, 7.9 for a million. The coded bits of a random code are uniform and
+    pairwise independent rather than independent, so the bound is checked empirically
+    (docs/research/watermark-robustness.md).
+    """
+    trials = max(candidates, 1) * max(hypotheses, 1)
+    return float(np.sqrt(2 * np.log(trials / MATCH_FALSE_POSITIVE)))
 
 
 def mark_snr_db(original: Samples, marked: Samples) -> float:
@@ -300,6 +480,25 @@ def _agreement(soft: _Array, payload: bytes) -> float:
 def _coded_bits(payload: bytes) -> _Array:
     bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
     return _CODE.encode(np.concatenate([bits, _crc_bits(payload)]))
+
+
+def _coded_signs(bits: _Array) -> _Array:
+    """+1 for a coded 0, -1 for a coded 1, per row of payload bits: the embedder's
+    codeword, from the affine map payload -> coded bits."""
+    constant, linear = _affine_code()
+    parity = (bits.astype(np.float32) @ linear + constant) % 2
+    signs: _Array = (1 - 2 * parity).astype(np.int8)
+    return signs
+
+
+def _affine_code() -> tuple[_Array, _Array]:
+    """Coded bits of the all-zero payload, and how each payload bit flips them."""
+    if not _AFFINE:
+        zero = _coded_bits(bytes(PAYLOAD_BYTES)).astype(np.float32)
+        units = np.eye(PAYLOAD_BITS, dtype=np.uint8)
+        flips = np.array([_coded_bits(np.packbits(unit).tobytes()) for unit in units])
+        _AFFINE.append((zero, (flips != zero).astype(np.float32)))
+    return _AFFINE[0]
 
 
 def _crc_bits(payload: bytes) -> _Array:

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -33,6 +34,8 @@ from earmuff.audit.log import APPENDED
 from earmuff.config import Settings
 from earmuff.store.db import Database
 from earmuff.store.models import AuditEvent, utcnow
+
+log = logging.getLogger(__name__)
 
 FORMAT = "earmuff-audit-checkpoint-1"
 SUFFIX = ".checkpoint.json"
@@ -293,9 +296,16 @@ class Checkpointer:
         return seq - self._signed_seq >= self.every_events or waited >= self.every_seconds
 
     def _after_commit(self, session: Session) -> None:
+        """What was committed stays committed: a checkpoint that cannot be written now
+        (a full disk, an unmounted folder) is logged, and the next commit or the
+        server's timer tries again."""
         seq = session.info.pop(APPENDED, None)
-        if seq is not None and self._due(seq):
+        if seq is None or not self._due(seq):
+            return
+        try:
             self.checkpoint()
+        except OSError:
+            log.exception("could not write an audit checkpoint to %s", self.folder.directory)
 
 
 def _time_of(checkpoint: Checkpoint | None) -> datetime:

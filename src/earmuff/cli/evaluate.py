@@ -452,6 +452,16 @@ def watermark(
             show_default=False,
         ),
     ] = None,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            "--candidates",
+            min=2,
+            help="Also identify each copy among N issued codes (its own and N-1 random), "
+            "as the trace does, and count codes named for copies whose own is not issued",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Audio watermark: identification after MP3, Ogg, a phone, two leak chains and a 3 s
     cut, with 95 % intervals over speakers and keys; false positives; the mark's SNR and
@@ -480,6 +490,7 @@ def watermark(
             marks=marks,
             min_seconds=min_seconds,
             leak_names=tuple(leak) if leak else None,
+            candidates=candidates,
         )
     options = {
         "seed": seed,

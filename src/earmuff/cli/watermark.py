@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,9 +21,9 @@ from rich.console import Console
 
 from earmuff.audio import AudioError, decode_audio, encode_wav
 from earmuff.audio.codec import ANY_FORMAT, DecodedAudio
-from earmuff.audio.watermark import PAYLOAD_BYTES, Samples, embed, identify
+from earmuff.audio.watermark import PAYLOAD_BYTES, Codebook, Samples, decode, embed, evidence, match
 from earmuff.audit.log import record
-from earmuff.audit.marks import mark_subject, stream_of_mark
+from earmuff.audit.marks import issued_codes, mark_subject, stream_of_mark
 from earmuff.cli.options import Workspace
 from earmuff.config import IngestLimits, Settings
 from earmuff.store import open_store
@@ -72,27 +73,54 @@ def embed_command(
 
 
 @app.command("identify")
-def identify_command(source: InFile, workspace: Workspace = None) -> None:
+def identify_command(
+    source: InFile,
+    workspace: Workspace = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", help="Match only codes streamed from then on (UTC)"),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--until", help="Match only codes streamed before then (UTC)"),
+    ] = None,
+) -> None:
     """Print the payload marked in SOURCE and whose stream carried it; exit 1 if no mark is
-    found. A look-up that names a person is audited, as on the audit page."""
+    found. The copy is matched among the codes this workspace issued first, and decoded
+    blind only if none matches (a payload marked with `watermark embed` is never issued).
+    A look-up that names a person is audited, as on the audit page."""
     audio = _read(source)
     key = _key(workspace)
-    found = identify(audio.samples, audio.sample_rate, key)
-    if found is None:
-        typer.echo(f"no mark found in {source} ({audio.duration_s:.1f} s)")
-        raise typer.Exit(1)
-    typer.echo(f"payload {decode_payload(found.payload)}")
-    typer.echo(f"hex {found.payload.hex()}")
-    typer.echo(f"sync score {found.sync_score:.1f}, agreement {found.agreement:.2f}")
     store = open_store(Settings.for_workspace(workspace))
     try:
+        with store.db.read() as session:
+            codes = issued_codes(session, since, until)
+        seen = evidence(audio.samples, audio.sample_rate, key)
+        matched = match(Codebook(codes), seen) if seen is not None and codes else None
+        blind = decode(seen) if seen is not None and matched is None else None
+        code = matched.payload if matched else blind.payload if blind else None
+        if code is None:
+            typer.echo(f"no mark found in {source} ({audio.duration_s:.1f} s)")
+            raise typer.Exit(1)
+        typer.echo(f"payload {decode_payload(code)}")
+        typer.echo(f"hex {code.hex()}")
+        if matched is not None:
+            typer.echo(
+                f"matched among {len(codes)} issued codes: score {matched.score:.1f} "
+                f"(threshold {matched.threshold:.1f}, next best {matched.runner_up:.1f}), "
+                f"sync score {matched.sync_score:.1f}"
+            )
+        elif blind is not None:
+            typer.echo(
+                f"decoded blind: sync score {blind.sync_score:.1f}, agreement {blind.agreement:.2f}"
+            )
         with store.db.transaction() as session:
-            stream = stream_of_mark(session, found.payload)
+            stream = stream_of_mark(session, code)
             record(
                 session,
                 "cli",
                 "audit.leak_traced",
-                mark_subject(found.payload),
+                mark_subject(code),
                 {"found": stream is not None, "seconds": round(audio.duration_s, 1)},
             )
     finally:

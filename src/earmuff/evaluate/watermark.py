@@ -19,6 +19,14 @@ bound a rate even when none failed, and a bootstrap that redraws speakers and ke
 the evidence). The mark's cost is its power below the speech (SNR) and the change in
 Whisper's word error rate between unmarked and marked audio, pooled over the clips that
 have a transcript (each clip once, marked under its first key).
+
+With ``candidates`` N, a copy is also identified as the server now does it: among N
+issued codes (its own and N - 1 random ones), by the codebook match of
+:func:`earmuff.audio.watermark.identify_among`, the blind decoder only when no code
+matches. Every condition is then reported three ways (``_codebook`` alone, ``_blind``
+alone, and both in turn under the bare name), and a false positive is any code named
+where none was marked under the key read, plus, for each chain, a code named when the
+copy's own code is left out of the N (``_code_not_issued``).
 """
 
 from __future__ import annotations
@@ -35,7 +43,18 @@ import soundfile as sf
 from scipy.signal import butter, sosfilt
 from scipy.stats import beta
 
-from earmuff.audio.watermark import PAYLOAD_BITS, embed, identify, mark_snr_db
+from earmuff.audio.watermark import (
+    MATCH_ALIGNMENTS,
+    PAYLOAD_BITS,
+    Codebook,
+    decide,
+    decode,
+    embed,
+    evidence,
+    identify,
+    mark_snr_db,
+    match_threshold,
+)
 from earmuff.evaluate import leaks
 from earmuff.evaluate.manifest import ManifestEntry, load_entry
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
@@ -197,6 +216,7 @@ def evaluate_watermark(
     marks: int = 1,
     min_seconds: float = MIN_SECONDS,
     leak_names: Sequence[str] | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
     """Mark clip ``i`` under keys ``i * marks``, ..., ``i * marks + marks - 1`` (modulo
     ``keys``), so every key is used about as often and meets many speakers; a copy is read
@@ -205,18 +225,27 @@ def evaluate_watermark(
         raise ValueError("several marks per clip need several keys")
     key_set = [evaluation_key(seed + k) for k in range(max(keys, 2))]
     chosen = {name: LEAKS[name] for name in (leak_names or LEAKS)}
+    ways = ("", "_codebook", "_blind") if candidates else ("",)
+    chains = [chain for chain in CHAINS if chain in chosen]
     measured = Measurements(
-        conditions={f"{name}{cut}": Tally() for name in chosen for cut in ("", "_excerpt_3s")},
+        conditions={
+            f"{name}{cut}{way}": Tally()
+            for name in chosen
+            for cut in ("", "_excerpt_3s")
+            for way in ways
+        },
         false_positives={
             name: Tally()
             for name in [
                 "unmarked",
                 "unmarked_excerpt_3s",
                 "other_key",
-                *(f"{chain}_other_key" for chain in CHAINS if chain in chosen),
+                *(f"{chain}_other_key" for chain in chains),
+                *(f"{chain}_code_not_issued" for chain in chains if candidates),
             ]
         },
     )
+    reader = _Reader(measured, candidates)
     for index, entry in enumerate(entries):
         samples, rate = load_entry(entry)
         if len(samples) < min_seconds * rate:
@@ -231,6 +260,7 @@ def evaluate_watermark(
                 other = (own + 1) % len(key_set)
                 _measure_copy(
                     measured,
+                    reader,
                     chosen,
                     samples,
                     rate,
@@ -243,12 +273,61 @@ def evaluate_watermark(
                     _measure_wer(measured, entry, samples, rate, key_set[own], rng, transcriber)
         if progress is not None:
             progress()
-    options = {"keys": keys, "marks_per_clip": marks, "min_seconds": min_seconds}
+    options: dict[str, Any] = {"keys": keys, "marks_per_clip": marks, "min_seconds": min_seconds}
+    if candidates:
+        options["candidates"] = candidates
+        options["match_threshold"] = round(match_threshold(candidates, 2 * MATCH_ALIGNMENTS), 2)
     return summarise(measured, transcriber.version if transcriber else None, seed, options)
+
+
+class _Reader:
+    """Reads a copy blind, or among ``candidates`` issued codes and then blind, from one
+    computation of its soft evidence."""
+
+    def __init__(self, measured: Measurements, candidates: int | None) -> None:
+        self.measured = measured
+        self.candidates = candidates
+        self.book: Codebook | None = None
+        if candidates:
+            rng = np.random.default_rng([28, 6, candidates])
+            raw = rng.bytes((candidates - 1) * (PAYLOAD_BITS // 8))
+            step = PAYLOAD_BITS // 8
+            self.book = Codebook([raw[at : at + step] for at in range(0, len(raw), step)])
+
+    def read(
+        self, audio: Samples, rate: int, key: bytes, issued: bytes
+    ) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
+        """The code named (codebook then blind), by the codebook alone, blind alone, and
+        by the codebook with ``issued`` (the copy's own code) left out."""
+        started = time.perf_counter()
+        if self.book is None:
+            found = identify(audio, rate, key)
+            self.measured.identify_seconds.append(time.perf_counter() - started)
+            payload = None if found is None else found.payload
+            return payload, None, payload, None
+        seen = evidence(audio, rate, key)
+        if seen is None:
+            return None, None, None, None
+        blind = decode(seen)
+        best, _ = self.book.best(seen.soft)
+        own, _ = Codebook([issued]).best(seen.soft)
+        hypotheses = len(seen.soft)
+        among = decide(np.concatenate([best, own]), hypotheses)
+        not_issued = decide(best, hypotheses)
+        self.measured.identify_seconds.append(time.perf_counter() - started)
+        codebook = None if among is None else self._payload(among[0], issued)
+        other = None if not_issued is None else self._payload(not_issued[0], issued)
+        either = codebook if codebook is not None else (blind.payload if blind else None)
+        return either, codebook, None if blind is None else blind.payload, other
+
+    def _payload(self, index: int, issued: bytes) -> bytes:
+        assert self.book is not None
+        return issued if index == len(self.book) else self.book.payloads[index]
 
 
 def _measure_copy(
     measured: Measurements,
+    reader: _Reader,
     chosen: dict[str, Leak],
     samples: Samples,
     rate: int,
@@ -264,25 +343,28 @@ def _measure_copy(
     measured.embed_seconds += time.perf_counter() - started
     measured.audio_seconds += len(samples) / rate
     measured.snr_db.append(mark_snr_db(samples, marked))
-
-    def read(audio: Samples, under: bytes = key) -> bytes | None:
-        started = time.perf_counter()
-        found = identify(audio, rate, under)
-        measured.identify_seconds.append(time.perf_counter() - started)
-        return None if found is None else found.payload
-
     positives = measured.false_positives
 
+    def count(name: str, audio: Samples) -> bytes | None:
+        either, codebook, blind, not_issued = reader.read(audio, rate, key, payload)
+        measured.conditions[name].count(either, payload, speaker, key_index)
+        if reader.book is not None:
+            measured.conditions[f"{name}_codebook"].count(codebook, payload, speaker, key_index)
+            measured.conditions[f"{name}_blind"].count(blind, payload, speaker, key_index)
+        return not_issued
+
     def nothing(name: str, audio: Samples, under: bytes) -> None:
-        positives[name].count(read(audio, under), b"", speaker, key_index)
+        found = reader.read(audio, rate, under, payload)[0]
+        positives[name].count(found, b"", speaker, key_index)
 
     for name, leak in chosen.items():
         copy = leak(marked, rate, rng)
-        measured.conditions[name].count(read(copy), payload, speaker, key_index)
-        cut = leaks.excerpt(copy, rate, EXCERPT_SECONDS, rng)
-        measured.conditions[f"{name}_excerpt_3s"].count(read(cut), payload, speaker, key_index)
+        not_issued = count(name, copy)
+        count(f"{name}_excerpt_3s", leaks.excerpt(copy, rate, EXCERPT_SECONDS, rng))
         if name in CHAINS:
             nothing(f"{name}_other_key", copy, other[1])
+            if reader.book is not None:
+                positives[f"{name}_code_not_issued"].count(not_issued, b"", speaker, key_index)
     nothing("unmarked", samples, key)
     nothing("unmarked_excerpt_3s", leaks.excerpt(samples, rate, EXCERPT_SECONDS, rng), key)
     nothing("other_key", marked, other[1])
@@ -404,6 +486,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{result.get('keys', 1)} keys ({result['too_short']} shorter skipped), "
         f"{result['payload_bits']}-bit payload",
     ]
+    if result.get("candidates"):
+        lines.append(
+            f"identified among {result['candidates']} issued codes (threshold "
+            f"{result['match_threshold']}), then blind; _codebook and _blind alone"
+        )
     for name, figures in result["conditions"].items():
         exact, boot = figures["exact_interval"], figures["bootstrap_interval"]
         lines.append(

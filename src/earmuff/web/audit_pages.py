@@ -6,6 +6,7 @@ here. Events are read-only by construction: the log has no edit route at all.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,9 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from earmuff.audio.codec import ANY_FORMAT, AudioError, decode_audio
-from earmuff.audio.watermark import identify
+from earmuff.audio.watermark import Codebook, decode, evidence, match
 from earmuff.audit.log import record
-from earmuff.audit.marks import mark_subject, stream_of_mark
+from earmuff.audit.marks import issued_codes, mark_subject, stream_of_mark
 from earmuff.audit.misuse import open_count
 from earmuff.audit.verification import verify_workspace
 from earmuff.config import IngestLimits
@@ -46,30 +47,44 @@ class TraceResult(BaseModel):
     review_item: str | None = None
     streamed_at: str | None = None
     sync_score: float | None = None
+    matched_by: str | None = None
+    """``issued codes`` when the copy matched one of the codes the log issued, ``blind``
+    when it was decoded without them."""
+    match_score: float | None = None
 
 
 @api.post("/trace", response_model=TraceResult)
 async def trace_leak(
-    request: Request, staff: Annotated[Staff, Depends(officers)]
+    request: Request,
+    staff: Annotated[Staff, Depends(officers)],
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
 ) -> Response | TraceResult:
-    """Read the watermark of a leaked copy (the raw file as the body) and name its stream."""
+    """Read the watermark of a leaked copy (the raw file as the body) and name its stream:
+    matched among the codes the log issued (optionally streamed in [since, until)) first,
+    decoded blind only if none matches."""
     store = request.app.state.store
     body = await read_body(request, LEAK_LIMITS.max_body_bytes)
     try:
         audio = decode_audio(body, LEAK_LIMITS, accept=ANY_FORMAT)
     except AudioError as exc:
         return error_response(exc.status, exc.code, exc.message, "audio")
-    found = identify(audio.samples, audio.sample_rate, watermark_key(store.keyring.master))
+    with store.db.read() as session:
+        codes = issued_codes(session, since, until)
+    seen = evidence(audio.samples, audio.sample_rate, watermark_key(store.keyring.master))
+    matched = match(Codebook(codes), seen) if seen is not None and codes else None
+    blind = decode(seen) if seen is not None and matched is None else None
+    code = matched.payload if matched else blind.payload if blind else None
     with store.db.transaction() as session:
-        stream = stream_of_mark(session, found.payload) if found is not None else None
+        stream = stream_of_mark(session, code) if code is not None else None
         record(
             session,
             f"staff:{staff.id}",
             "audit.leak_traced",
-            mark_subject(found.payload) if found is not None else "mark:none",
+            mark_subject(code) if code is not None else "mark:none",
             {"found": stream is not None, "seconds": round(audio.duration_s, 1)},
         )
-    if found is None or stream is None:
+    if code is None or stream is None:
         return TraceResult(found=False)
     return TraceResult(
         found=True,
@@ -81,7 +96,9 @@ async def trace_leak(
         safety_case=stream.safety_case,
         review_item=stream.review_item,
         streamed_at=stream.streamed_at.isoformat(),
-        sync_score=found.sync_score,
+        sync_score=matched.sync_score if matched else blind.sync_score if blind else None,
+        matched_by="issued codes" if matched else "blind",
+        match_score=matched.score if matched else None,
     )
 
 
