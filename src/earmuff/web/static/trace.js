@@ -22,7 +22,10 @@
     if (!body.found) { out.textContent = "No earmuff mark was found in this file."; return; }
     const what = body.lease ? `lease ${body.lease}` : body.second_listen
       ? `second listen ${body.second_listen}` : `safety case ${body.safety_case}`;
+    const how = body.matched_by === "issued codes"
+      ? ` Matched among the codes issued (score ${body.match_score.toFixed(1)}).`
+      : " Decoded without the list of issued codes.";
     out.textContent = `Mark ${body.code}: streamed to ${body.streamed_to} (${body.role}) under ${what}, `
-      + `item ${body.review_item}, at ${body.streamed_at}.`;
+      + `item ${body.review_item}, at ${body.streamed_at}.${how}`;
   });
 })();
