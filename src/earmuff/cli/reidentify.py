@@ -6,27 +6,48 @@ name on trust; the rules are ``review/reidentify.py``'s, as on the web pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from earmuff.cli.options import Workspace, open_workspace
 from earmuff.cli.signin import sign_in_staff
 from earmuff.review import reidentify as service
+from earmuff.store.crypto import KeyRing
 from earmuff.store.models import REIDENTIFICATION_FIELDS, StaffUser, utcnow
 
 app = typer.Typer(no_args_is_help=True, help="Re-identify a review item: two people, audited.")
 console = Console()
 As = Annotated[str, typer.Option("--as", help="Your staff username; you are asked to sign in")]
 RequestId = Annotated[str, typer.Argument(help="The request's id")]
-Failure = (service.ReidentificationError, service.ReidentificationForbidden)
+T = TypeVar("T")
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
+def _as_officer(
+    workspace: Path | None,
+    username: str,
+    permission: str,
+    step: Callable[[Session, KeyRing, StaffUser], T],
+) -> T:
+    """Sign USERNAME in, then take ``step`` as them in one transaction; a refusal by the
+    rules is printed and exits 1, having changed nothing."""
+    store = open_workspace(workspace)
+    try:
+        officer = sign_in_staff(store, username, permission)
+        with store.db.transaction() as session:
+            person = session.get(StaffUser, officer.id)
+            assert person is not None
+            return step(session, store.keyring, person)
+    except (service.ReidentificationError, service.ReidentificationForbidden) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
 
 
 @app.command("request")
@@ -40,21 +61,15 @@ def request(
     workspace: Workspace = None,
 ) -> None:
     """Ask (as a safety officer) to learn the named fields of ITEM's household."""
-    store = open_workspace(workspace)
-    try:
-        asker = sign_in_staff(store, as_, "reidentify.request")
-        with store.db.transaction() as session:
-            person = session.get(StaffUser, asker.id)
-            assert person is not None
-            made = service.request_reidentification(
-                session, store.keyring, person, item, reason, fields
-            )
-            made_id = made.id
-    except Failure as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
-    console.print(f"request {made_id}: waiting for a privacy officer's decision")
+    made = _as_officer(
+        workspace,
+        as_,
+        "reidentify.request",
+        lambda session, keyring, asker: (
+            service.request_reidentification(session, keyring, asker, item, reason, fields).id
+        ),
+    )
+    console.print(f"request {made}: waiting for a privacy officer's decision")
 
 
 @app.command("approve")
@@ -77,29 +92,26 @@ def approve(
         try:
             deferral = datetime.fromisoformat(defer_until.replace("Z", "+00:00"))
         except ValueError:
-            raise _fail(f"--defer-until {defer_until!r} is not an ISO 8601 date") from None
+            console.print(f"[red]error:[/red] --defer-until {defer_until!r} is not an ISO date")
+            raise typer.Exit(1) from None
         if deferral.tzinfo is None:
             deferral = deferral.replace(tzinfo=utcnow().tzinfo)
-    store = open_workspace(workspace)
-    try:
-        decider = sign_in_staff(store, as_, "reidentify.decide")
-        with store.db.transaction() as session:
-            person = session.get(StaffUser, decider.id)
-            assert person is not None
-            approved = service.approve(
+    until = _as_officer(
+        workspace,
+        as_,
+        "reidentify.decide",
+        lambda session, keyring, decider: (
+            service.approve(
                 session,
-                store.keyring,
-                person,
+                keyring,
+                decider,
                 request_id,
                 note,
                 open_for=timedelta(hours=hours),
                 disclose_after=deferral,
-            )
-            until = approved.open_until
-    except Failure as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
+            ).open_until
+        ),
+    )
     assert until is not None
     console.print(
         f"request {request_id} approved: the asker may open it once, "
@@ -115,34 +127,24 @@ def refuse(
     workspace: Workspace = None,
 ) -> None:
     """Refuse (as a privacy officer) a waiting request."""
-    store = open_workspace(workspace)
-    try:
-        decider = sign_in_staff(store, as_, "reidentify.decide")
-        with store.db.transaction() as session:
-            person = session.get(StaffUser, decider.id)
-            assert person is not None
-            service.refuse(session, person, request_id, note)
-    except Failure as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
+    _as_officer(
+        workspace,
+        as_,
+        "reidentify.decide",
+        lambda session, _keyring, decider: service.refuse(session, decider, request_id, note),
+    )
     console.print(f"request {request_id} refused")
 
 
 @app.command("show")
 def show(request_id: RequestId, as_: As, workspace: Workspace = None) -> None:
     """Open (as the safety officer who asked) the approved fields: once, before the deadline."""
-    store = open_workspace(workspace)
-    try:
-        asker = sign_in_staff(store, as_, "reidentify.request")
-        with store.db.transaction() as session:
-            person = session.get(StaffUser, asker.id)
-            assert person is not None
-            opened = service.open_fields(session, store.keyring, person, request_id)
-    except Failure as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
+    opened = _as_officer(
+        workspace,
+        as_,
+        "reidentify.request",
+        lambda session, keyring, asker: service.open_fields(session, keyring, asker, request_id),
+    )
     console.print(f"item {opened.review_item_id} (shown once; opening again is refused):")
     for name, value in opened.fields.items():
         console.print(f"  {service.FIELD_LABELS[name]:<22} {value}")

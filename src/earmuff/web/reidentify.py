@@ -4,14 +4,17 @@ officer decides. The rules (two people, named fields, once, before a deadline) a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from earmuff.review import reidentify as service
+from earmuff.store.crypto import KeyRing
 from earmuff.store.models import REIDENTIFICATION_FIELDS, StaffUser, utcnow
 from earmuff.web.pages import render
 from earmuff.web.staff_auth import Staff, require
@@ -21,6 +24,7 @@ readers = require("reidentify")
 askers = require("reidentify.request")
 deciders = require("reidentify.decide")
 Failure = (service.ReidentificationError, service.ReidentificationForbidden)
+T = TypeVar("T")
 
 
 def _page(request: Request, staff: Staff, status: int = 200, **context: object) -> Response:
@@ -63,6 +67,26 @@ def reidentify_page(request: Request, staff: Annotated[Staff, Depends(readers)])
     return _page(request, staff)
 
 
+def _as_person(
+    request: Request, staff: Staff, step: Callable[[Session, KeyRing, StaffUser], T]
+) -> T:
+    """Take ``step`` as the signed-in person, read again inside its transaction."""
+    store = request.app.state.store
+    with store.db.transaction() as session:
+        person = session.get(StaffUser, staff.id)
+        assert person is not None
+        return step(session, store.keyring, person)
+
+
+def _refused(request: Request, staff: Staff, exc: Exception, **context: object) -> Response:
+    forbidden = isinstance(exc, service.ReidentificationForbidden)
+    return _page(request, staff, 403 if forbidden else 422, error=str(exc), **context)
+
+
+def _done() -> Response:
+    return RedirectResponse("/reidentify", status_code=303)
+
+
 @router.post("/reidentify", response_class=HTMLResponse)
 def ask(
     request: Request,
@@ -71,17 +95,17 @@ def ask(
     reason: Annotated[str, Form(max_length=4000)] = "",
     fields: Annotated[list[str] | None, Form(max_length=len(REIDENTIFICATION_FIELDS))] = None,
 ) -> Response:
-    store = request.app.state.store
     try:
-        with store.db.transaction() as session:
-            asker = session.get(StaffUser, staff.id)
-            assert asker is not None
-            service.request_reidentification(
-                session, store.keyring, asker, item, reason, fields or []
-            )
+        _as_person(
+            request,
+            staff,
+            lambda session, keyring, asker: service.request_reidentification(
+                session, keyring, asker, item, reason, fields or []
+            ),
+        )
     except Failure as exc:
-        return _page(request, staff, 422, error=str(exc), item=item, reason=reason)
-    return RedirectResponse("/reidentify", status_code=303)
+        return _refused(request, staff, exc, item=item, reason=reason)
+    return _done()
 
 
 @router.post("/reidentify/{request_id}/approve", response_class=HTMLResponse)
@@ -93,24 +117,24 @@ def approve(
     hours: Annotated[float, Form(ge=0.1, le=72)] = 24,
     defer_until: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    store = request.app.state.store
     try:
         deferral = _date(defer_until)
-        with store.db.transaction() as session:
-            decider = session.get(StaffUser, staff.id)
-            assert decider is not None
-            service.approve(
+        _as_person(
+            request,
+            staff,
+            lambda session, keyring, decider: service.approve(
                 session,
-                store.keyring,
+                keyring,
                 decider,
                 request_id,
                 note,
                 open_for=timedelta(hours=hours),
                 disclose_after=deferral,
-            )
+            ),
+        )
     except Failure as exc:
-        return _page(request, staff, 422, error=str(exc))
-    return RedirectResponse("/reidentify", status_code=303)
+        return _refused(request, staff, exc)
+    return _done()
 
 
 @router.post("/reidentify/{request_id}/refuse", response_class=HTMLResponse)
@@ -121,13 +145,14 @@ def refuse(
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     try:
-        with request.app.state.store.db.transaction() as session:
-            decider = session.get(StaffUser, staff.id)
-            assert decider is not None
-            service.refuse(session, decider, request_id, note)
+        _as_person(
+            request,
+            staff,
+            lambda session, _keyring, decider: service.refuse(session, decider, request_id, note),
+        )
     except Failure as exc:
-        return _page(request, staff, 422, error=str(exc))
-    return RedirectResponse("/reidentify", status_code=303)
+        return _refused(request, staff, exc)
+    return _done()
 
 
 @router.post("/reidentify/{request_id}/withdraw", response_class=HTMLResponse)
@@ -135,13 +160,14 @@ def withdraw(
     request: Request, request_id: str, staff: Annotated[Staff, Depends(askers)]
 ) -> Response:
     try:
-        with request.app.state.store.db.transaction() as session:
-            asker = session.get(StaffUser, staff.id)
-            assert asker is not None
-            service.withdraw(session, asker, request_id)
+        _as_person(
+            request,
+            staff,
+            lambda session, _keyring, asker: service.withdraw(session, asker, request_id),
+        )
     except Failure as exc:
-        return _page(request, staff, 422, error=str(exc))
-    return RedirectResponse("/reidentify", status_code=303)
+        return _refused(request, staff, exc)
+    return _done()
 
 
 @router.post("/reidentify/{request_id}/open", response_class=HTMLResponse)
@@ -149,14 +175,16 @@ def open_request(
     request: Request, request_id: str, staff: Annotated[Staff, Depends(askers)]
 ) -> Response:
     """Shown once, in this response, never stored in a page cache (``no-store``)."""
-    store = request.app.state.store
     try:
-        with store.db.transaction() as session:
-            asker = session.get(StaffUser, staff.id)
-            assert asker is not None
-            opened = service.open_fields(session, store.keyring, asker, request_id)
+        opened = _as_person(
+            request,
+            staff,
+            lambda session, keyring, asker: service.open_fields(
+                session, keyring, asker, request_id
+            ),
+        )
     except Failure as exc:
-        return _page(request, staff, 422, error=str(exc))
+        return _refused(request, staff, exc)
     shown = [(service.FIELD_LABELS[name], value) for name, value in opened.fields.items()]
     return _page(request, staff, opened=opened, shown=shown)
 
