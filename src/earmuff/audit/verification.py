@@ -195,10 +195,8 @@ def verify_export(lines: IO[str], keys: Iterable[Ed25519PublicKey]) -> Verdict:
         header = json.loads(next(lines))
         if header.get("format") != EXPORT_FORMAT:
             raise ValueError("not an earmuff audit export")
-        fields = header["checkpoint"]
-        fields.pop("format", None)
-        checkpoint = Checkpoint(**fields)
-    except (StopIteration, ValueError, KeyError, TypeError, AttributeError) as exc:
+        checkpoint = Checkpoint.from_json(json.dumps(header["checkpoint"]))
+    except (StopIteration, ValueError, KeyError, TypeError, AttributeError, CheckpointError) as exc:
         verdict.problems.append(Problem(f"unreadable export header: {exc}"))
         return verdict
     try:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from earmuff.audit import record
+from earmuff.audit.devices import record_device_event
 from earmuff.audit.verification import verify_workspace
 from earmuff.cli.demo_owner import show_owner_side
 from earmuff.cli.demo_workbench import review_tour, seed_staff
@@ -26,7 +26,7 @@ from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import register_device
 from earmuff.store.consent import record_consent
-from earmuff.store.crypto import FORMAT, pseudonym
+from earmuff.store.crypto import FORMAT
 from earmuff.store.models import Account, Recording, RecordingStage, ReviewItem
 from earmuff.store.review_items import read_review_transcript
 from earmuff.store.workspace import make_private_dir, private_umask
@@ -150,13 +150,7 @@ def _register_households(store: Store, console: Console) -> list[tuple[str, str,
     with store.db.transaction() as session:
         for account, name, serial in HOUSEHOLDS:
             device, token = register_device(session, store.keyring, account, name, serial)
-            record(
-                session,
-                "demo",
-                "device.registered",
-                f"device:{device.id}",
-                {"serial_tag": pseudonym(store.keyring, "serial", serial)},
-            )
+            record_device_event(session, store.keyring, "demo", "device.registered", device)
             tokens.append((account, name, serial, token))
             table.add_row(account, name, serial, token[:12] + "…")
     console.print(table)

@@ -17,7 +17,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from earmuff.audit import record
+from earmuff.audit.devices import record_device_event
 from earmuff.cli import audit as audit_cli
 from earmuff.cli import devices as devices_cli
 from earmuff.cli import evaluate, keys, owner, reidentify, users
@@ -27,7 +27,6 @@ from earmuff.cli.options import Workspace, open_workspace
 from earmuff.config import Settings
 from earmuff.store import Store, open_store
 from earmuff.store.accounts import RegistrationError, register_device
-from earmuff.store.crypto import pseudonym
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 devices = typer.Typer(no_args_is_help=True, help="Register the devices that may upload.")
@@ -84,16 +83,7 @@ def devices_add(
     try:
         with store.db.transaction() as session:
             device, token = register_device(session, store.keyring, account, first_name, serial)
-            record(
-                session,
-                "cli",
-                "device.registered",
-                f"device:{device.id}",
-                {
-                    "account": f"account:{device.account_id}",
-                    "serial_tag": pseudonym(store.keyring, "serial", serial),
-                },
-            )
+            record_device_event(session, store.keyring, "cli", "device.registered", device)
     except RegistrationError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
