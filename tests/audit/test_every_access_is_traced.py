@@ -42,7 +42,7 @@ from earmuff.web import create_app
 from tests.audio_samples import wav
 from tests.owner.conftest import Home, World
 from tests.review.conftest import household_recording, make_item
-from tests.workbench.staff import Person, add_person, csrf_of, sign_in
+from tests.workbench.staff import Person, add_person, csrf_of, sign_in, typed_sign_in
 
 TRACED: dict[tuple[str, str], str] = {
     ("POST", "/login"): "staff.sign_in_failed",
@@ -634,13 +634,7 @@ def test_every_traced_command_appends_its_event(store: Store, tmp_path: Path) ->
     sofia = add_person(store, "sofia", "safety_officer")
 
     def sign_in_as(person: Person) -> str:
-        """Typed answers to the prompts. Each code works once, so the person's last used
-        step is forgotten first, as if they waited for the next code."""
-        with store.db.transaction() as session:
-            user = session.get(StaffUser, person.id)
-            assert user is not None
-            user.totp_last_step = None
-        return f"{person.password}\n{person.code()}\n"
+        return typed_sign_in(store, person)
 
     walk.run(
         "accounts hold",

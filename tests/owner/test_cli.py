@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from earmuff.cli.main import app
 from earmuff.store.models import Account, AuditEvent, Recording, utcnow
 from earmuff.web import create_app
 from tests.owner.conftest import World
-from tests.workbench.staff import Person, add_person
+from tests.workbench.staff import Person, add_person, typed_sign_in
 
 runner = CliRunner()
 
@@ -28,15 +28,12 @@ def earmuff(world: World, *args: str, input: str | None = None) -> tuple[int, st
     return result.exit_code, result.output
 
 
-def _typed(person: Person, later: int = 0) -> str:
-    """What ``person`` types at the prompts: password, then a code. Each code works
-    once and the server allows one step of drift, so up to three sign-ins in a test
-    use codes 30 s before, at and 30 s after now, in that order."""
-    return f"{person.password}\n{person.code(datetime.now(UTC) + timedelta(seconds=later))}\n"
+def _typed(world: World, person: Person) -> str:
+    return typed_sign_in(world.store, person)
 
 
 def earmuff_as(world: World, person: Person, *args: str) -> tuple[int, str]:
-    return earmuff(world, *args, "--as", person.username, input=_typed(person))
+    return earmuff(world, *args, "--as", person.username, input=_typed(world, person))
 
 
 def test_login_link_prints_a_link_that_signs_the_owner_in(world: World) -> None:
@@ -93,15 +90,15 @@ def test_a_hold_from_the_command_line_needs_a_signed_in_privacy_officer(world: W
     assert code == 1 and "may not do this" in output
     code, output = earmuff(world, *hold, "--as", "ghost", input="whatever-password\n123456\n")
     assert code == 1 and "wrong username or password" in output
-    code, output = earmuff(world, *hold, "--as", officer.username, input=_typed(officer, -30))
+    code, output = earmuff(world, *hold, "--as", officer.username, input=_typed(world, officer))
     assert code == 0 and "deletion suspended" in output
     with world.store.db.read() as session:
         account = session.scalar(select(Account).where(Account.id == home.account_id))
         assert account is not None and account.legal_hold_reason == "case 9"
     release = ("accounts", "release", home.external_id, "--as", officer.username)
-    code, output = earmuff(world, *release, "--note", "settled", input=_typed(officer))
+    code, output = earmuff(world, *release, "--note", "settled", input=_typed(world, officer))
     assert code == 0 and "hold released" in output
-    code, output = earmuff(world, *release, "--note", "again", input=_typed(officer, 30))
+    code, output = earmuff(world, *release, "--note", "again", input=_typed(world, officer))
     assert code == 1 and "not on legal hold" in output
 
 

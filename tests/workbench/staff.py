@@ -82,3 +82,17 @@ def sign_in(client: TestClient, person: Person, again: bool = False) -> str:
     assert me.status_code == 200, me.text
     token: str = me.json()["csrf_token"]
     return token
+
+
+def typed_sign_in(store: Store, person: Person) -> str:
+    """What ``person`` types at a command's prompts: password, then the current code.
+
+    Each code works once, so the step the person last used is forgotten first, as if
+    they had waited for the authenticator's next code: tests never race its clock."""
+    from earmuff.store.models import StaffUser
+
+    with store.db.transaction() as session:
+        user = session.get(StaffUser, person.id)
+        assert user is not None
+        user.totp_last_step = None
+    return f"{person.password}\n{person.code()}\n"
