@@ -15,8 +15,11 @@ from typer.testing import CliRunner
 from earmuff.audio import AudioError, decode_audio
 from earmuff.audio.codec import ANY_FORMAT
 from earmuff.audio.watermark import (
+    MATCH_FALSE_POSITIVE,
+    MATCH_STAGES,
     PAYLOAD_BYTES,
     Codebook,
+    Evidence,
     _coded_bits,
     embed,
     evidence,
@@ -130,6 +133,27 @@ def test_wrong_codes_score_no_higher_than_the_threshold_allows() -> None:
     assert 0.95 < scores.std() < 1.05
     assert np.mean(scores > 3.0) < 2 * 0.00135
     assert scores.max() < match_threshold(len(book), len(soft))
+
+
+@pytest.mark.parametrize(("row", "stage"), [(5, 0), (300, 1)])
+def test_a_copy_whose_alignment_ranked_low_is_matched_by_the_wide_stage(
+    issued: list[bytes], row: int, stage: int
+) -> None:
+    """The codeword planted in one row of noise: in the narrow stage's rows it is named at
+    the narrow threshold, beyond them at the wide stage's higher one; the two stages'
+    false-positive budgets add up to the one promised."""
+    rng = np.random.default_rng(row)
+    alignments = MATCH_STAGES[-1][0]
+    soft = rng.standard_normal((2 * alignments, 210))
+    soft[row] += 0.8 * (1.0 - 2.0 * _coded_bits(PAYLOAD))
+    found = Evidence(soft=soft, sync=np.zeros(len(soft)))
+    book = Codebook([*issued, PAYLOAD])
+    named = match(book, found)
+    assert named is not None and named.payload == PAYLOAD
+    hypotheses, budget = 2 * MATCH_STAGES[stage][0], MATCH_STAGES[stage][1]
+    assert named.threshold == round(match_threshold(len(book), hypotheses, budget), 2)
+    assert match(book, found, excluding=len(issued)) is None
+    assert sum(budget for _, budget in MATCH_STAGES) == pytest.approx(MATCH_FALSE_POSITIVE)
 
 
 @pytest.mark.parametrize("chain", sorted(CHAINS))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from earmuff.audio.watermark import MATCH_ALIGNMENTS, match_threshold
+from earmuff.audio.watermark import MATCH_STAGES, match_threshold
 from earmuff.cli.evaluate import app
 from earmuff.evaluate import leaks
 from earmuff.evaluate.watermark import bootstrap_interval, exact_interval
@@ -134,7 +134,10 @@ def test_eval_watermark_identifies_among_issued_codes_and_counts_codes_not_issue
     assert "identified among 1000 issued codes" in result.output
     report = json.loads(out.read_text())
     assert report["candidates"] == 1000
-    assert report["match_threshold"] == round(match_threshold(1000, 2 * MATCH_ALIGNMENTS), 2)
+    assert report["match_thresholds"] == [
+        round(match_threshold(1000, 2 * alignments, budget), 2)
+        for alignments, budget in MATCH_STAGES
+    ]
     whole = {
         way: report["conditions"][f"8k_noise_20db_ogg{way}"] for way in ("", "_codebook", "_blind")
     }

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import gcd
 from typing import Any
@@ -106,12 +106,23 @@ _CRC_BITS = 16
 _CODE = ConvolutionalCode()
 _WINDOW_SHAPE = np.sqrt(np.hanning(_WINDOW + 1)[:-1])
 MATCH_ALIGNMENTS = 32
-"""Alignments scored per candidate (two hypotheses each). More recover copies whose
-true alignment ranks low in the sync search, but each doubling adds about 0.1 to the
-threshold: on the tuning speakers 32 matched the most copies at 10,000 candidates and
-at a million (511 of 512, against 509 with 16 and 510 with 64)."""
+"""Alignments scored per candidate in the first stage (two hypotheses each). More
+recover copies whose true alignment ranks low in the sync search, but each doubling
+adds about 0.1 to the threshold, so the first stage stays narrow and a second, wider
+one runs only when the first names no one."""
+WIDE_ALIGNMENTS = 256
+"""Alignments scored per candidate in the second stage: a copy whose sync peak was
+outranked by chance peaks (one of the tuning speakers' copies had its true alignment
+91st) is still matched, at a threshold raised for the wider search."""
 MATCH_FALSE_POSITIVE = 1e-6
-"""Chance per copy examined that some wrong candidate reaches the threshold."""
+"""Chance per copy examined that some wrong candidate reaches the threshold, over both
+stages: the narrow stage spends nine tenths of it, the wide stage the rest, so the
+narrow stage's threshold rises by only 0.01 for the second stage's sake."""
+MATCH_STAGES = (
+    (MATCH_ALIGNMENTS, 0.9 * MATCH_FALSE_POSITIVE),
+    (WIDE_ALIGNMENTS, 0.1 * MATCH_FALSE_POSITIVE),
+)
+"""(alignments, false-positive budget) of each stage, tried in turn."""
 MATCH_MARGIN = 1.0
 """How far the best candidate must stand above the next, in the same units."""
 _SCORE_CHUNK = 65_536
@@ -170,7 +181,7 @@ class Evidence:
 
 
 def evidence(
-    samples: Samples, rate: int, key: bytes, alignments: int = MATCH_ALIGNMENTS
+    samples: Samples, rate: int, key: bytes, alignments: int = WIDE_ALIGNMENTS
 ) -> Evidence | None:
     """The soft evidence of ``samples`` under ``key`` at its ``alignments`` best
     alignments; None if the audio is shorter than a block."""
@@ -206,13 +217,15 @@ def _hypotheses(narrow: _Array, layout: _Layout, count: int) -> tuple[_Array, _A
         return None
     scores = np.concatenate([alignment.scores for alignment in alignments])
     best = np.argsort(-np.abs(scores))[:count]
-    soft = []
+    soft: list[_Array] = []
     for index in best:
         alignment = alignments[index // _FRAME_BLOCKS]
         rotation = int(index % _FRAME_BLOCKS)
         offset = float(np.angle(alignment.scores[rotation])) * _STEP / (4 * np.pi)
-        for flip in (0.0, _STEP / 2):  # the offset is known modulo half a step
-            soft.append(alignment.soft_bits(layout, rotation, offset + flip))
+        bits = alignment.soft_bits(layout, rotation, offset)
+        # The offset is known modulo half a step, and half a step further every
+        # tile's lattice swaps: the other hypothesis is the same evidence negated.
+        soft.extend((bits, -bits))
     return np.array(soft), np.repeat(np.abs(scores[best]), 2)
 
 
@@ -296,27 +309,66 @@ def identify_among(
 
 
 def match(book: Codebook, found: Evidence, excluding: int | None = None) -> Match | None:
-    """The best candidate of ``book`` for ``found`` if it reaches
-    :func:`match_threshold` and beats the runner-up by :data:`MATCH_MARGIN`; ``excluding``
+    """The candidate of ``book`` that :func:`choose` names for ``found``; ``excluding``
     drops one candidate, as if it had never been issued."""
-    best, which = book.best(found.soft)
-    if excluding is not None:
-        best[excluding] = -np.inf
-    decided = decide(best, len(found.soft))
-    if decided is None:
+
+    def scores(soft: _Array) -> tuple[_Array, _Array]:
+        best, which = book.best(soft)
+        if excluding is not None:
+            best[excluding] = -np.inf
+        return best, which
+
+    chosen = choose(scores, found)
+    if chosen is None:
         return None
-    index, score, runner_up, threshold = decided
     return Match(
-        payload=book.payloads[index],
-        index=index,
-        score=round(score, 2),
-        runner_up=round(runner_up, 2),
-        threshold=round(threshold, 2),
-        sync_score=round(float(found.sync[which[index]]), 2),
+        payload=book.payloads[chosen.index],
+        index=chosen.index,
+        score=round(chosen.score, 2),
+        runner_up=round(chosen.runner_up, 2),
+        threshold=round(chosen.threshold, 2),
+        sync_score=round(float(found.sync[chosen.hypothesis]), 2),
     )
 
 
-def decide(best: _Array, hypotheses: int) -> tuple[int, float, float, float] | None:
+@dataclass(frozen=True)
+class Choice:
+    """Which candidate won, by how much, and under which hypothesis."""
+
+    index: int
+    score: float
+    runner_up: float
+    threshold: float
+    hypothesis: int
+
+
+Scorer = Callable[[_Array], tuple[_Array, _Array]]
+"""Every candidate's best score over the rows of soft evidence given, and which row."""
+
+
+def choose(scores: Scorer, found: Evidence) -> Choice | None:
+    """The winning candidate of the first stage of :data:`MATCH_STAGES` that names one.
+
+    Each stage scores the candidates over the hypotheses of its best alignments and
+    decides at its own threshold; the stages' false-positive budgets add up to
+    :data:`MATCH_FALSE_POSITIVE`, so trying the wide stage after the narrow one costs a
+    copy that the narrow stage names nothing.
+    """
+    for alignments, false_positive in MATCH_STAGES:
+        soft = found.soft[: 2 * alignments]
+        best, which = scores(soft)
+        decided = decide(best, len(soft), false_positive)
+        if decided is not None:
+            index, score, runner_up, threshold = decided
+            return Choice(index, score, runner_up, threshold, int(which[index]))
+        if len(soft) == len(found.soft):
+            break
+    return None
+
+
+def decide(
+    best: _Array, hypotheses: int, false_positive: float = MATCH_FALSE_POSITIVE
+) -> tuple[int, float, float, float] | None:
     """Index, score, runner-up's score and threshold of the winning candidate among the
     best scores ``best``, or None if none wins.
 
@@ -325,7 +377,7 @@ def decide(best: _Array, hypotheses: int) -> tuple[int, float, float, float] | N
     """
     if len(best) == 0:
         return None
-    threshold = match_threshold(len(best), hypotheses)
+    threshold = match_threshold(len(best), hypotheses, false_positive)
     order = np.argsort(-best)[:2]
     top = float(best[order[0]])
     runner_up = float(best[order[1]]) if len(order) > 1 else 0.0
@@ -334,9 +386,11 @@ def decide(best: _Array, hypotheses: int) -> tuple[int, float, float, float] | N
     return int(order[0]), top, runner_up, threshold
 
 
-def match_threshold(candidates: int, hypotheses: int) -> float:
+def match_threshold(
+    candidates: int, hypotheses: int, false_positive: float = MATCH_FALSE_POSITIVE
+) -> float:
     """The normalised score that a wrong candidate reaches with probability below
-    :data:`MATCH_FALSE_POSITIVE`, over all ``candidates`` x ``hypotheses`` trials.
+    ``false_positive``, over all ``candidates`` x ``hypotheses`` trials.
 
     A wrong code is independent of the copy, so its score is a sum of the soft values
     with random signs, of variance 1 once normalised. Hoeffding's bound for such a sum,
@@ -347,7 +401,7 @@ def match_threshold(candidates: int, hypotheses: int) -> float:
     (docs/research/watermark-robustness.md).
     """
     trials = max(candidates, 1) * max(hypotheses, 1)
-    return float(np.sqrt(2 * np.log(trials / MATCH_FALSE_POSITIVE)))
+    return float(np.sqrt(2 * np.log(trials / false_positive)))
 
 
 def mark_snr_db(original: Samples, marked: Samples) -> float:

@@ -44,10 +44,10 @@ from scipy.signal import butter, sosfilt
 from scipy.stats import beta
 
 from earmuff.audio.watermark import (
-    MATCH_ALIGNMENTS,
+    MATCH_STAGES,
     PAYLOAD_BITS,
     Codebook,
-    decide,
+    choose,
     decode,
     embed,
     evidence,
@@ -276,7 +276,10 @@ def evaluate_watermark(
     options: dict[str, Any] = {"keys": keys, "marks_per_clip": marks, "min_seconds": min_seconds}
     if candidates:
         options["candidates"] = candidates
-        options["match_threshold"] = round(match_threshold(candidates, 2 * MATCH_ALIGNMENTS), 2)
+        options["match_thresholds"] = [
+            round(match_threshold(candidates, 2 * alignments, false_positive), 2)
+            for alignments, false_positive in MATCH_STAGES
+        ]
     return summarise(measured, transcriber.version if transcriber else None, seed, options)
 
 
@@ -309,14 +312,18 @@ class _Reader:
         if seen is None:
             return None, None, None, None
         blind = decode(seen)
-        best, _ = self.book.best(seen.soft)
-        own, _ = Codebook([issued]).best(seen.soft)
-        hypotheses = len(seen.soft)
-        among = decide(np.concatenate([best, own]), hypotheses)
-        not_issued = decide(best, hypotheses)
+        book, own = self.book, Codebook([issued])
+
+        def with_own(soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            best, which = book.best(soft)
+            mine, mine_which = own.best(soft)
+            return np.concatenate([best, mine]), np.concatenate([which, mine_which])
+
+        among = choose(with_own, seen)
+        not_issued = choose(book.best, seen)
         self.measured.identify_seconds.append(time.perf_counter() - started)
-        codebook = None if among is None else self._payload(among[0], issued)
-        other = None if not_issued is None else self._payload(not_issued[0], issued)
+        codebook = None if among is None else self._payload(among.index, issued)
+        other = None if not_issued is None else self._payload(not_issued.index, issued)
         either = codebook if codebook is not None else (blind.payload if blind else None)
         return either, codebook, None if blind is None else blind.payload, other
 
@@ -488,8 +495,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     ]
     if result.get("candidates"):
         lines.append(
-            f"identified among {result['candidates']} issued codes (threshold "
-            f"{result['match_threshold']}), then blind; _codebook and _blind alone"
+            f"identified among {result['candidates']} issued codes (thresholds "
+            f"{' then '.join(str(t) for t in result['match_thresholds'])}), then blind; "
+            "_codebook and _blind alone"
         )
     for name, figures in result["conditions"].items():
         exact, boot = figures["exact_interval"], figures["bootstrap_interval"]
