@@ -40,11 +40,12 @@ be a code the server issued.
 
 The server knows every code it issued, so a leaked copy is first matched among them
 (:func:`identify_among`): every issued code is encoded as the embedder would, and scored
-by the correlation of its coded bits with the soft evidence of the best 32 alignments.
-That is maximum-likelihood choice among N codewords, which survives coded bit error
-rates at which Viterbi decoding behind a CRC fails; a threshold from Hoeffding's bound
-and the number of candidates keeps the chance that any wrong code is named below one
-in a million per copy, up to a million codes. Blind decoding remains for copies whose
+by the correlation of its coded bits with the soft evidence of the best 32 alignments,
+then, if none stands out, of the best 256. That is maximum-likelihood choice among N
+codewords, which survives coded bit error rates at which Viterbi decoding behind a CRC
+fails; thresholds from Hoeffding's bound, the number of candidates and of hypotheses
+keep the chance that any wrong code is named below one in a million per copy, both
+stages together, up to a million codes. Blind decoding remains for copies whose
 code is in no log (``earmuff watermark embed``).
 
 Everything runs at 8 kHz: the input is resampled there, the mark is computed there and
