@@ -107,3 +107,25 @@ def test_a_capitalised_word_the_recogniser_does_not_know_is_taken_for_a_name() -
         ("Alexa, what's the weather in the Kitchen?", "Alexa, what's the weather in the Kitchen?"),
     ]:
         assert mask(text, detector.detect(text, wake_words=["alexa"])) == masked
+
+
+@pytest.mark.parametrize(
+    "spoken",
+    [
+        "5... 5... 5... 2... 1... 9... 4... 4... 3... 7",
+        "5…5…5…2…1…9…4",
+        "5-5-5-2-1-9-4",
+        "5 5 5 2 1 9 4",
+        "five five five, two one nine four",
+        "five... five... five... two, one, nine, four",
+        "(555) 219-4437",
+    ],
+)
+def test_digits_however_punctuated_are_a_phone_number(detector: PiiDetector, spoken: str) -> None:
+    text = f"call me on {spoken} tonight"
+    assert mask(text, detector.detect(text)) == "call me on [PHONE_NUMBER] tonight"
+
+
+def test_a_pause_in_ordinary_speech_does_not_make_a_number() -> None:
+    runs = [run[2] for run in digit_runs("oh... no... one more time... one day")]
+    assert all(len(digits) < 4 for digits in runs)

@@ -6,6 +6,13 @@ distance 1 of it (words up to five letters) or 2 (longer words): a misspelt name
 names someone. A number is revealed when four or more of its digits appear, in order,
 among the transcript's digits (spoken digit words count): four digits of a phone
 number narrow it down as much as the whole. Mask tags such as "[PERSON]" are not words.
+
+The clips are redacted as the pipeline redacts them: with the account's registered
+first name (a manifest line's ``known_names``) and the wake words it is given. The
+top-level figures are the pipeline's; ``without_known_names`` holds the same figures
+for a device that knows no name, from the same first listen. ``false_masks`` counts
+what the fuzzy name match costs: utterances paired with a known name they do not
+contain, and how often a word of them is masked for it.
 """
 
 from __future__ import annotations
@@ -13,22 +20,34 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from earmuff.audio.bleep import bleep
-from earmuff.evaluate.manifest import ManifestEntry, PiiItem, load_entry
+import numpy as np
+
+from earmuff.audio.bleep import Samples, bleep
+from earmuff.evaluate.intervals import REPLICATES, percentile_interval, resample_speakers
+from earmuff.evaluate.manifest import ManifestEntry, ManifestError, PiiItem, load_entry, parse_json
 from earmuff.evaluate.report import Progress, fraction, percent, real_time_factor
 from earmuff.pii import Finding, PiiDetector, Transcript, Word, audio_spans, mask
+from earmuff.pii.detector import WAKE_WORDS
+from earmuff.pii.names import EXACT_ONLY, KnownNameRecognizer, NameRules, letters
 from earmuff.pii.recognizers import digit_runs
 from earmuff.speech.asr import Transcriber
 from earmuff.speech.text import edit_distance
 
 NUMERIC_TYPES = frozenset({"PHONE_NUMBER", "NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"})
 DIGITS_THAT_REVEAL = 4
-TARGET_RECALL = {"PERSON": 0.85, "PHONE_NUMBER": 0.98}
-TARGET_RESIDUE = {"PERSON": 0.10, "PHONE_NUMBER": 0.02}
+TARGET_RECALL = {"PERSON": 0.95, "PHONE_NUMBER": 1.0}
+TARGET_RESIDUE = {"PERSON": 0.05, "PHONE_NUMBER": 0.0}
+TARGET_RECALL_WITHOUT_NAMES = {"PERSON": 0.85, "PHONE_NUMBER": 1.0}
+TARGET_RESIDUE_WITHOUT_NAMES = {"PERSON": 0.10, "PHONE_NUMBER": 0.0}
+"""Issue 27: the pipeline knows the registered first name; a device without one must
+still hide most names."""
+WITHOUT_NAMES = "without_known_names"
+INTERVAL_SEED = 27
 OVERALL = "overall"
 _TAG = re.compile(r"\[[A-Z_]+\]")
 
@@ -84,6 +103,8 @@ def _letters(word: str) -> str:
 class PiiModels:
     transcriber: Transcriber
     detector: PiiDetector
+    wake_words: tuple[str, ...] = WAKE_WORDS
+    """What the pipeline is given as wake words: they are never masked as a name."""
 
 
 @dataclass(frozen=True)
@@ -103,37 +124,109 @@ class RedactedItem:
     """Transcribe, detect, mask and bleep: what the pipeline spends."""
     seconds: float
     """The pipeline plus the second listen."""
+    known_names: tuple[str, ...] = ()
 
 
-def redact_item(models: PiiModels, entry: ManifestEntry, pad_s: float) -> RedactedItem:
+TextOf = Callable[[RedactedItem], str]
+
+
+@dataclass(frozen=True)
+class _FirstListen:
+    samples: Samples
+    rate: int
+    transcript: Transcript
+    seconds: float
+
+
+def redact_item(
+    models: PiiModels, entry: ManifestEntry, pad_s: float, known_names: Sequence[str] = ()
+) -> RedactedItem:
     """The pipeline's transcribe → detect → mask → bleep, then an attacker's second
     listen: Whisper run on the bleeped audio, all of it (no voice-activity detection,
     whatever the pipeline's setting: a listener hears the silences too)."""
+    return _redacted(models, entry, _first_listen(models, entry), pad_s, tuple(known_names))
+
+
+def redact_with_and_without_names(
+    models: PiiModels, entry: ManifestEntry, pad_s: float, known_names: Sequence[str]
+) -> tuple[RedactedItem, RedactedItem]:
+    """The clip redacted with its known names and without, from one first listen; the
+    second listen is shared when both bleep the same spans."""
+    heard = _first_listen(models, entry)
+    with_names = _redacted(models, entry, heard, pad_s, tuple(known_names))
+    if not known_names:
+        return with_names, with_names
+    return with_names, _redacted(models, entry, heard, pad_s, (), with_names)
+
+
+def _first_listen(models: PiiModels, entry: ManifestEntry) -> _FirstListen:
     samples, rate = load_entry(entry)
     started = time.perf_counter()
     heard = models.transcriber.transcribe(samples, rate)
     transcript = Transcript.of([Word(w.text, w.start_s, w.end_s) for w in heard.words])
-    findings = models.detector.detect(transcript.text)
-    spans = audio_spans(transcript, findings)
-    bleeped = bleep(samples, rate, spans, pad_s=pad_s)
-    pipeline_seconds = time.perf_counter() - started
-    reheard = models.transcriber.transcribe(bleeped, rate, vad=False)
-    seconds = time.perf_counter() - started
+    return _FirstListen(samples, rate, transcript, time.perf_counter() - started)
+
+
+def _redacted(
+    models: PiiModels,
+    entry: ManifestEntry,
+    heard: _FirstListen,
+    pad_s: float,
+    known_names: tuple[str, ...],
+    same_spans: RedactedItem | None = None,
+) -> RedactedItem:
+    """Detect, mask and bleep one transcript; ``same_spans``: an item of the same clip
+    whose second listen can be reused when its spans are these."""
+    started = time.perf_counter()
+    transcript = heard.transcript
+    findings = _detect(models, transcript.text, known_names)
+    spans = tuple(audio_spans(transcript, findings))
+    bleeped = bleep(heard.samples, heard.rate, list(spans), pad_s=pad_s)
+    pipeline_seconds = heard.seconds + time.perf_counter() - started
+    if same_spans is not None and same_spans.spans == spans:
+        reheard = same_spans.reheard
+        seconds = pipeline_seconds + same_spans.seconds - same_spans.pipeline_seconds
+    else:
+        reheard = models.transcriber.transcribe(bleeped, heard.rate, vad=False).text
+        seconds = heard.seconds + time.perf_counter() - started
     reference = entry.text or ""
-    reference_findings = models.detector.detect(reference)
+    reference_findings = _detect(models, reference, known_names)
     return RedactedItem(
         entry=entry,
         heard=transcript.text,
         findings=tuple(findings),
         masked=mask(transcript.text, findings),
-        spans=tuple(spans),
-        reheard=reheard.text,
+        spans=spans,
+        reheard=reheard,
         reference_findings=tuple(reference_findings),
         reference_masked=mask(reference, reference_findings),
-        audio_seconds=len(samples) / rate,
+        audio_seconds=len(heard.samples) / heard.rate,
         pipeline_seconds=pipeline_seconds,
         seconds=seconds,
+        known_names=known_names,
     )
+
+
+def _detect(models: PiiModels, text: str, known_names: tuple[str, ...]) -> list[Finding]:
+    """As the pipeline's redact stage calls the detector."""
+    return models.detector.detect(text, known_names=known_names, wake_words=models.wake_words)
+
+
+def read_known_names(manifest: Path) -> dict[int, tuple[str, ...]]:
+    """Each manifest line's ``known_names`` (the registered first name), by line number:
+    the metadata the pipeline would have for that clip's account."""
+    names = {}
+    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{manifest}:{number}"
+        value = parse_json(line, where).get("known_names")
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise ManifestError(f"{where}: known_names must be a list of strings")
+        names[number] = tuple(n for n in value if n.strip())
+    return names
 
 
 def evaluate_pii(
@@ -141,16 +234,113 @@ def evaluate_pii(
     models: PiiModels,
     pad_s: float,
     progress: Progress | None = None,
+    known_names: Mapping[int, Sequence[str]] | None = None,
+    name_free: Sequence[ManifestEntry] = (),
 ) -> dict[str, Any]:
-    items = []
+    """The pipeline's figures (with each clip's known names), those without the names
+    under ``without_known_names``, and the false masks the name match causes on the
+    clips' transcripts and on ``name_free`` clips' reference texts."""
+    names = known_names or {}
+    with_names, without_names = [], []
     for entry in entries:
-        items.append(redact_item(models, entry, pad_s))
+        both = redact_with_and_without_names(models, entry, pad_s, names.get(entry.line, ()))
+        with_names.append(both[0])
+        without_names.append(both[1])
         if progress is not None:
             progress()
-    return summarise_pii(items, models.transcriber.version)
+    result = summarise_pii(with_names, models.transcriber.version)
+    without = summarise_pii(
+        without_names,
+        models.transcriber.version,
+        (TARGET_RECALL_WITHOUT_NAMES, TARGET_RESIDUE_WITHOUT_NAMES),
+    )
+    without.pop("items")
+    result[WITHOUT_NAMES] = without
+    registered = {_speaker(e): tuple(names[e.line]) for e in entries if names.get(e.line)}
+    rules = models.detector.name_rules
+    heard = [(_speaker(item.entry), item.entry.text or "", item.heard) for item in with_names]
+    wake, everyday = models.wake_words, models.detector.everyday
+    result["false_masks"] = {
+        "rules": rules.__dict__,
+        "transcripts": false_masks(heard, registered, rules, wake, everyday),
+        "transcripts_exact_only": false_masks(heard, registered, EXACT_ONLY, wake, everyday),
+    }
+    if name_free:
+        texts = [(_speaker(e), e.text or "", e.text or "") for e in name_free]
+        result["false_masks"]["name_free_texts"] = false_masks(
+            texts, registered, rules, wake, everyday
+        )
+        result["false_masks"]["name_free_texts_exact_only"] = false_masks(
+            texts, registered, EXACT_ONLY, wake, everyday
+        )
+    return result
 
 
-TextOf = Callable[[RedactedItem], str]
+def _speaker(entry: ManifestEntry) -> str:
+    return entry.speaker or entry.audio_filepath
+
+
+def false_masks(
+    utterances: Sequence[tuple[str, str, str]],
+    registered: Mapping[str, Sequence[str]],
+    rules: NameRules,
+    wake_words: Sequence[str] = WAKE_WORDS,
+    everyday: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """How often the known-name match masks a word of an utterance that does not hold
+    the name: each ``(speaker, reference, text)`` paired with every other speaker's
+    registered names that its reference does not contain. ``pair_rate``: the share of
+    pairs where anything is masked; ``word_rate``: the share of the pairs' words."""
+    pairs = masked_pairs = words = masked_words = 0
+    examples: list[dict[str, str]] = []
+    for speaker, reference, text in utterances:
+        said = {letters(word) for word in reference.split()}
+        count = len(heard_words(text))
+        for other, names in sorted(registered.items()):
+            absent = [name for name in names if letters(name) not in said]
+            if other == speaker or not absent:
+                continue
+            recognizer = KnownNameRecognizer(absent, rules, wake_words, everyday)
+            spans = list(recognizer.spans(text))
+            pairs += 1
+            words += count
+            masked_words += sum(len(text[s:e].split()) for s, e, _ in spans)
+            masked_pairs += bool(spans)
+            if spans and len(examples) < 20:
+                hidden = ", ".join(text[s:e] for s, e, _ in spans)
+                examples.append({"name": ", ".join(absent), "text": text, "masked": hidden})
+    return {
+        "pairs": pairs,
+        "pair_rate": fraction(masked_pairs, pairs),
+        "words": words,
+        "word_rate": fraction(masked_words, words),
+        "examples": examples,
+    }
+
+
+def speaker_intervals(
+    items: Sequence[RedactedItem], text_of: TextOf, seed: int = INTERVAL_SEED
+) -> dict[str, list[float] | None]:
+    """95 % intervals of each type's leak rate over speakers: a speaker's clips are
+    drawn together (see :mod:`earmuff.evaluate.intervals`)."""
+    speakers = [_speaker(item.entry) for item in items]
+    if not speakers:
+        return {}
+    resample = resample_speakers([speakers], REPLICATES, np.random.default_rng(seed))
+    counts = resample.of(speakers)
+    intervals = {}
+    for kind in _kinds({OVERALL: 1, **{p.type: 1 for i in items for p in i.entry.pii}}):
+        holds = np.array([any(kind in (OVERALL, p.type) for p in i.entry.pii) for i in items])
+        leaked = np.array(
+            [
+                any(kind in (OVERALL, p.type) and leaks(p, text_of(i)) for p in i.entry.pii)
+                for i in items
+            ]
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = (counts @ leaked.astype(float)) / (counts @ holds.astype(float))
+        intervals[kind] = percentile_interval(rates)
+    return intervals
 
 
 def leak_rates(items: Sequence[RedactedItem], text_of: TextOf) -> dict[str, float | None]:
@@ -204,6 +394,8 @@ def failures(items: Sequence[RedactedItem], text_of: TextOf) -> dict[str, list[d
 def item_record(item: RedactedItem) -> dict[str, Any]:
     return {
         "file": item.entry.name,
+        "speaker": item.entry.speaker,
+        "known_names": list(item.known_names),
         "reference": item.entry.text,
         "asr": item.heard,
         "masked": item.masked,
@@ -229,7 +421,13 @@ def target_check(
     return checked
 
 
-def summarise_pii(items: Sequence[RedactedItem], model: str) -> dict[str, Any]:
+def summarise_pii(
+    items: Sequence[RedactedItem],
+    model: str,
+    targets: tuple[dict[str, float], dict[str, float]] = (TARGET_RECALL, TARGET_RESIDUE),
+) -> dict[str, Any]:
+    """Every figure of one way of redacting the clips; ``targets``: recall and residue."""
+    target_recall, target_residue = targets
     audio = sum(item.audio_seconds for item in items)
     recall = recall_from(leak_rates(items, lambda i: i.masked))
     residue = leak_rates(items, lambda i: i.reheard)
@@ -237,22 +435,31 @@ def summarise_pii(items: Sequence[RedactedItem], model: str) -> dict[str, Any]:
     for item in items:
         for kind in {p.type for p in item.entry.pii}:
             counts[kind] += 1
+    missed = speaker_intervals(items, lambda i: i.masked)
     return {
         "model": model,
         "n": len(items),
         "n_by_type": dict(sorted(counts.items())),
+        "n_speakers": len({_speaker(item.entry) for item in items}),
         "recall": recall,
         "residue_rate": residue,
+        "intervals": {
+            "recall": {
+                kind: None if bounds is None else [round(1 - bounds[1], 6), round(1 - bounds[0], 6)]
+                for kind, bounds in missed.items()
+            },
+            "residue_rate": speaker_intervals(items, lambda i: i.reheard),
+        },
         "reference_recall": recall_from(leak_rates(items, lambda i: i.reference_masked)),
         "asr_reveal_rate": leak_rates(items, lambda i: i.heard),
         "unbleeped_rate": unbleeped_rates(items),
         "audio_seconds": round(audio, 3),
         "rtf": real_time_factor(sum(item.pipeline_seconds for item in items), audio),
         "rtf_with_residue_check": real_time_factor(sum(item.seconds for item in items), audio),
-        "targets": {"recall": TARGET_RECALL, "residue_rate": TARGET_RESIDUE},
+        "targets": {"recall": target_recall, "residue_rate": target_residue},
         "meets_targets": {
-            "recall": target_check(recall, TARGET_RECALL, at_least=True),
-            "residue_rate": target_check(residue, TARGET_RESIDUE, at_least=False),
+            "recall": target_check(recall, target_recall, at_least=True),
+            "residue_rate": target_check(residue, target_residue, at_least=False),
         },
         "misses": failures(items, lambda i: i.masked),
         "residue": failures(items, lambda i: i.reheard),
@@ -266,16 +473,42 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{result['model']}: {result['n']} clips, RTF {result['rtf']:.3f} "
         f"({result['rtf_with_residue_check']:.3f} with the second listen)"
     ]
+    lines += _type_lines(result)
+    without = result.get(WITHOUT_NAMES)
+    if without is not None:
+        lines.append("without the known names:")
+        lines += _type_lines(without)
+    for where, counted in result.get("false_masks", {}).items():
+        if isinstance(counted, dict) and "pair_rate" in counted:
+            lines.append(
+                f"  false masks of a name on {where}: {percent(counted['pair_rate'])} of "
+                f"{counted['pairs']} utterance-name pairs, {percent(counted['word_rate'])} "
+                "of their words"
+            )
+    return lines
+
+
+def _type_lines(result: dict[str, Any]) -> list[str]:
+    targets = result["targets"]
+    lines = []
     for kind in result["recall"]:
         recall, residue = result["recall"][kind], result["residue_rate"][kind]
+        intervals = result.get("intervals", {})
         lines.append(
-            f"  {kind}: recall {percent(recall)}{_target(TARGET_RECALL, kind, '>=')}, "
-            f"residue {percent(residue)}{_target(TARGET_RESIDUE, kind, '<=')}, "
+            f"  {kind}: recall {percent(recall)}{_interval(intervals, 'recall', kind)}"
+            f"{_target(targets['recall'], kind, '>=')}, "
+            f"residue {percent(residue)}{_interval(intervals, 'residue_rate', kind)}"
+            f"{_target(targets['residue_rate'], kind, '<=')}, "
             f"recall on reference text {percent(result['reference_recall'][kind])}, "
             f"nothing bleeped {percent(result['unbleeped_rate'][kind])}, "
             f"n={result['n_by_type'].get(kind, result['n'])}"
         )
     return lines
+
+
+def _interval(intervals: dict[str, Any], figure: str, kind: str) -> str:
+    bounds = intervals.get(figure, {}).get(kind)
+    return "" if bounds is None else f" [{percent(bounds[0])}, {percent(bounds[1])}]"
 
 
 def _target(targets: dict[str, float], kind: str, sign: str) -> str:

@@ -20,12 +20,12 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from earmuff.config.policy import PiiPolicy
+from earmuff.pii.names import KnownNameRecognizer, NameRules, SpelledNameRecognizer
 from earmuff.pii.recognizers import (
     RareCapitalizedWordRecognizer,
     SpokenEmailRecognizer,
     SpokenNumberRecognizer,
     StreetAddressRecognizer,
-    known_names_recognizer,
 )
 from earmuff.speech.integrity import ModelIntegrityError, folder_digest
 
@@ -37,6 +37,8 @@ DEFAULT_ENTITIES = PiiPolicy().types
 """ORGANIZATION and NRP are kept: the small model often files a lower-cased name there."""
 
 NAME_LIKE = frozenset({"PERSON", "ORGANIZATION", "NRP"})
+WAKE_WORDS = ("alexa",)
+"""Never a name, on any device: the pipeline adds the device's own wake word."""
 UNUSED_NER_LABELS = [
     "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "LANGUAGE", "LAW", "EVENT",
     "WORK_OF_ART", "PRODUCT",
@@ -74,10 +76,14 @@ class PiiDetector:
         self,
         entities: Sequence[str] = DEFAULT_ENTITIES,
         common_words: frozenset[str] | None = None,
+        name_rules: NameRules | None = None,
     ) -> None:
         """``common_words``: the recogniser's vocabulary; capitalised words outside it are
-        taken for names (see RareCapitalizedWordRecognizer)."""
+        taken for names (see RareCapitalizedWordRecognizer). ``name_rules``: how closely
+        a word must resemble a known name (see :mod:`earmuff.pii.names`)."""
         self.entities = list(entities)
+        self.name_rules = name_rules or NameRules()
+        self.everyday = common_words or frozenset()
         model = verified_spacy_model()
         engine = NlpEngineProvider(
             nlp_configuration={
@@ -95,6 +101,7 @@ class PiiDetector:
             SpokenNumberRecognizer(),
             SpokenEmailRecognizer(),
             StreetAddressRecognizer(),
+            SpelledNameRecognizer(),
         ]
         if common_words:
             recognizers.append(RareCapitalizedWordRecognizer(common_words))
@@ -108,10 +115,13 @@ class PiiDetector:
         wake_words: Iterable[str] = (),
     ) -> list[Finding]:
         """Non-overlapping findings, left to right. A wake word is never a name."""
-        ad_hoc: list[EntityRecognizer] = []
-        names = known_names_recognizer(list(known_names))
-        if names is not None:
-            ad_hoc.append(names)
+        names = [name for name in known_names if name and name.strip()]
+        wake_words = list(wake_words)
+        ad_hoc: list[EntityRecognizer] = (
+            [KnownNameRecognizer(names, self.name_rules, wake_words, self.everyday)]
+            if names
+            else []
+        )
         results = self.analyzer.analyze(
             text, language="en", entities=self.entities, ad_hoc_recognizers=ad_hoc or None
         )
@@ -144,15 +154,17 @@ def _without_wake_words(
 
 
 def _without_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Overlapping findings become one, spanning both, typed by the more confident."""
+    """Overlapping findings become one, spanning both, typed by the more confident; a
+    name that one recognizer calls a person and spaCy an organisation is a person (a
+    misspelt known name is a weak match, and spaCy files lower-cased names oddly)."""
     merged: list[RecognizerResult] = []
     for result in sorted(results, key=lambda r: (r.start, -r.end)):
         if merged and result.start < merged[-1].end:
             last = merged[-1]
             best = last if last.score >= result.score else result
-            merged[-1] = RecognizerResult(
-                best.entity_type, last.start, max(last.end, result.end), best.score
-            )
+            types = {last.entity_type, result.entity_type}
+            kind = "PERSON" if "PERSON" in types and types <= NAME_LIKE else best.entity_type
+            merged[-1] = RecognizerResult(kind, last.start, max(last.end, result.end), best.score)
         else:
             merged.append(result)
     return merged

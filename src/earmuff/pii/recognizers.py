@@ -1,14 +1,14 @@
 """Recognizers for PII as people say it, each a small class behind Presidio's interface.
 
 Speech differs from text: numbers come as words ("five five five, double two"), e-mail
-addresses as "john at gmail dot com", and a name the device already knows (the owner's)
-should be caught even where a language model would not call it a name.
+addresses as "john at gmail dot com". Names the device already knows and names spelled
+letter by letter have their own recognizers in :mod:`earmuff.pii.names`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -26,14 +26,17 @@ TENS = {
     "eighty": "8", "ninety": "9",
 }  # fmt: skip
 REPEATS = {"double": 2, "triple": 3}
-JOINERS = {"-", ",", ".", "dash", "hyphen", "and"}
-_TOKEN = re.compile(r"\d+|[A-Za-z]+|[-,.]")
+PUNCTUATION = {"-", ",", ".", "\u2026", "/", "(", ")"}
+"""What Whisper writes between digits: "5... 5... 5", "555-219", "(555) 219"."""
+JOINERS = {*PUNCTUATION, "dash", "hyphen", "and"}
+_TOKEN = re.compile(r"\d+|[A-Za-z]+|[-,.\u2026/()]")
 
 
 def digit_runs(text: str) -> Iterator[tuple[int, int, str]]:
     """Maximal runs of spoken or written digits: ``(start, end, digits)`` in characters.
 
-    "oh two double five, twenty one" gives "0255" + "21" = "025521". A lone "o"/"oh"
+    "oh two double five, twenty one" gives "0255" + "21" = "025521", and "5... 5... 5"
+    gives "555": any run of punctuation between digits joins them. A lone "o"/"oh"
     or "one" in ordinary speech ("oh no", "one more") never makes a run long enough
     to matter: callers keep runs of four digits or more.
     """
@@ -63,8 +66,13 @@ def digit_runs(text: str) -> Iterator[tuple[int, int, str]]:
                 start = s if start < 0 else start
                 cursor += 1
                 continue
-            elif word in JOINERS and digits and _is_number_word(following):
-                cursor += 1
+            elif word in JOINERS and digits:
+                ahead = cursor + 1
+                while ahead < len(tokens) and tokens[ahead][2] in PUNCTUATION:
+                    ahead += 1
+                if ahead == len(tokens) or not _is_number_word(tokens[ahead][2]):
+                    break
+                cursor = ahead
                 continue
             else:
                 break
@@ -147,22 +155,6 @@ class StreetAddressRecognizer(PatternRecognizer):
             name="StreetAddressRecognizer",
             patterns=[Pattern("street address", pattern, 0.8)],
         )
-
-
-def known_names_recognizer(names: Sequence[str]) -> PatternRecognizer | None:
-    """The household's own names (the owner's first name, contacts), whatever the NER says.
-
-    Built per request: the names belong to one account and must not leak into another's.
-    """
-    cleaned = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
-    if not cleaned:
-        return None
-    return PatternRecognizer(
-        supported_entity="PERSON",
-        name="KnownNamesRecognizer",
-        deny_list=cleaned,
-        deny_list_score=0.95,
-    )
 
 
 _NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*")

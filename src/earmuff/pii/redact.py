@@ -81,3 +81,58 @@ def audio_spans(transcript: Transcript, findings: Sequence[Finding]) -> list[tup
 def _is_digit_string(text: str) -> bool:
     """A word holding two or more digits: several spoken words written as one."""
     return sum(character.isdigit() for character in text) >= 2
+
+
+def mark_untranscribed(
+    transcript: Transcript,
+    findings: Sequence[Finding],
+    gaps: Sequence[tuple[float, float]],
+    tag: str,
+) -> str:
+    """The masked text with ``[tag]`` where each gap (seconds) was bleeped.
+
+    The reviewer hears a tone there that no PII tag explains; the tag says the audio was
+    muted because the first listen heard no word in it. Words a second listen put in a
+    gap are replaced by the tag too, unless a finding already masks them: they are what
+    Whisper made of a stretch it first skipped, and a name misheard as ordinary words
+    ("Nordgren." unflagged, "the cloud" for Macloud) would tell the reader what the
+    tone hides."""
+    kept, cursor = [], 0
+    for finding in sorted(findings, key=lambda f: f.start):
+        if finding.start >= cursor:
+            kept.append(finding)
+            cursor = finding.end
+    inside: list[Finding] = []
+    empty = []
+    for gap_start, gap_end in gaps:
+        heard = [
+            index
+            for index, word in enumerate(transcript.words)
+            if gap_start <= (word.start_s + word.end_s) / 2 <= gap_end
+        ]
+        if not heard:
+            empty.append(gap_start)
+            continue
+        run: list[int] = []
+        for index in [*heard, -1]:
+            start, end = transcript.spans[index] if index >= 0 else (0, 0)
+            free = index >= 0 and not any(f.start < end and start < f.end for f in kept)
+            if free and (not run or index == run[-1] + 1):
+                run.append(index)
+                continue
+            if run:
+                first, last = transcript.spans[run[0]][0], transcript.spans[run[-1]][1]
+                inside.append(Finding(tag, first, last, transcript.text[first:last], 1.0))
+            run = [index] if free else []
+    kept = sorted([*kept, *inside], key=lambda f: f.start)
+    masked = mask(transcript.text, kept)
+    positions = set()
+    for gap_start in empty:
+        before = sum((w.start_s + w.end_s) / 2 < gap_start for w in transcript.words)
+        at = transcript.spans[before][0] if before < len(transcript.words) else len(transcript.text)
+        if any(f.start < at < f.end for f in kept):
+            continue
+        positions.add(at + sum(len(f"[{f.type}]") - (f.end - f.start) for f in kept if f.end <= at))
+    for at in sorted(positions, reverse=True):
+        masked = f"{masked[:at]} [{tag}] {masked[at:]}"
+    return " ".join(masked.split())
