@@ -31,7 +31,7 @@ from earmuff.pipeline.sampling import SamplingStage
 from earmuff.pipeline.screen import SCREEN
 from earmuff.pipeline.stage import Outcome, Stage, Work
 from earmuff.pipeline.transcribe import TRANSCRIPT
-from earmuff.pipeline.wake import discard_false_wake
+from earmuff.pipeline.wake import discard_false_wake, wake_confirmed
 from earmuff.review.queue import Lease, Reviewer, Submission, next_task, submit
 from earmuff.store import Store
 from earmuff.store.accounts import register_device
@@ -55,7 +55,7 @@ class ScriptedWake:
         if work.facts.id in self.false_wakes:
             discard_false_wake(work)
             return Outcome.stop("false_wake", scores={})
-        return Outcome.go("wake_confirmed", scores={})
+        return wake_confirmed(work, scores={})
 
 
 class ScriptedTranscribe:

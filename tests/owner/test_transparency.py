@@ -49,7 +49,10 @@ def test_each_recording_says_whether_it_was_stored_discarded_or_sampled(world: W
     quiet, dropped, heard = views[silent], views[false_wake], views[reviewed]
     assert quiet is not None and dropped is not None and heard is not None
     assert quiet.summary.state == "Stored" and not quiet.summary.sampled
-    assert [s.words for s in quiet.steps] == ["Not eligible for review: you had not said yes"]
+    assert [s.words for s in quiet.steps] == [
+        "Not eligible for review: you had not said yes",
+        "The wake word was confirmed",
+    ], "a recording nobody may review still gets the wake check"
     assert quiet.copies == () and quiet.transcript is None
 
     assert dropped.summary.state.startswith("Deleted at once: it did not start with the wake word")

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from earmuff.pipeline.ingest import Ingestor
+from earmuff.speech.wake import WakeVerdict
 from earmuff.store import Store
 from earmuff.store.accounts import register_device
 from earmuff.store.consent import Choice, record_consent
@@ -67,3 +68,13 @@ class Household:
 @pytest.fixture
 def household(store: Store) -> Household:
     return Household(store, "ACC-1", "SN-1")
+
+
+class FixedWake:
+    """A wake verifier that hears, or does not hear, the wake word in every recording."""
+
+    def __init__(self, is_wake: bool = True) -> None:
+        self.is_wake = is_wake
+
+    def verify(self, samples: object, sample_rate: int, wake_word: str) -> WakeVerdict:
+        return WakeVerdict(self.is_wake, ())

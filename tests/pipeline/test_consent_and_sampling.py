@@ -1,4 +1,7 @@
-"""Consent admits a recording to sampling; sampling picks few, reproducibly, within caps."""
+"""Consent admits a recording to sampling; sampling picks few, reproducibly, within caps.
+
+Every recording passes the wake check whatever its consent; one not admitted ends its
+journey there. The wake check here always confirms, as for a real wake word."""
 
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ import pytest
 
 from earmuff.config import Policy
 from earmuff.config.policy import ReviewPolicy
+from earmuff.owner.transparency import recording_view
 from earmuff.pipeline.consent import ConsentStage
 from earmuff.pipeline.runner import PipelineRunner
 from earmuff.pipeline.sampling import SAMPLING_KEY_PURPOSE, SamplingStage, sampling_score
+from earmuff.pipeline.stage import Stage
+from earmuff.pipeline.wake import WakeStage
 from earmuff.store import Store
 from earmuff.store.models import Recording
-from tests.pipeline.conftest import Household
+from tests.pipeline.conftest import FixedWake, Household
 
 
 def use_policy(store: Store, **review: object) -> None:
@@ -24,14 +30,18 @@ def use_policy(store: Store, **review: object) -> None:
     )
 
 
+def stages(is_wake: bool = True) -> list[Stage]:
+    return [ConsentStage(), WakeStage(FixedWake(is_wake)), SamplingStage()]  # type: ignore[arg-type]
+
+
 def decisions(store: Store, household: Household, count: int = 1) -> list[list[str]]:
-    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    runner = PipelineRunner(store, stages())
     ids = [household.upload() for _ in range(count)]
     return [[f"{r.stage}:{r.decision}" for r in runner.run(i)] for i in ids]
 
 
 def test_under_opt_in_no_answer_means_no_review(store: Store, household: Household) -> None:
-    assert decisions(store, household) == [["consent:no_consent"]]
+    assert decisions(store, household) == [["consent:no_consent", "wake:wake_confirmed"]]
 
 
 def test_under_opt_in_a_yes_admits_the_recording_to_sampling(
@@ -39,20 +49,24 @@ def test_under_opt_in_a_yes_admits_the_recording_to_sampling(
 ) -> None:
     use_policy(store, sampling_rate=1.0)
     household.consent("granted")
-    assert decisions(store, household) == [["consent:consented", "sample:sampled"]]
+    assert decisions(store, household) == [
+        ["consent:consented", "wake:wake_confirmed", "sample:sampled"]
+    ]
 
 
 def test_withdrawn_consent_stops_review_in_either_mode(store: Store, household: Household) -> None:
     household.consent("granted")
     household.consent("withdrawn")
-    assert decisions(store, household) == [["consent:no_consent"]]
+    assert decisions(store, household) == [["consent:no_consent", "wake:wake_confirmed"]]
     use_policy(store, consent="opt-out", sampling_rate=1.0)
-    assert decisions(store, household) == [["consent:opted_out"]]
+    assert decisions(store, household) == [["consent:opted_out", "wake:wake_confirmed"]]
 
 
 def test_under_opt_out_silence_admits_the_recording(store: Store, household: Household) -> None:
     use_policy(store, consent="opt-out", sampling_rate=1.0)
-    assert decisions(store, household) == [["consent:consented", "sample:sampled"]]
+    assert decisions(store, household) == [
+        ["consent:consented", "wake:wake_confirmed", "sample:sampled"]
+    ]
 
 
 @pytest.mark.parametrize("on_device", [False, True], ids=["child account", "child device"])
@@ -62,7 +76,68 @@ def test_a_child_profile_is_never_reviewed_even_with_consent(
     use_policy(store, consent="opt-out", sampling_rate=1.0)
     household.consent("granted")
     household.mark_child(on_device=on_device)
-    assert decisions(store, household) == [["consent:child_profile"]]
+    assert decisions(store, household) == [["consent:child_profile", "wake:wake_confirmed"]]
+
+
+@pytest.mark.parametrize("choice", ["unset", "withdrawn"])
+def test_a_false_wake_is_deleted_whatever_the_consent(
+    store: Store, household: Household, choice: str
+) -> None:
+    use_policy(store, sampling_rate=1.0)
+    if choice != "unset":
+        household.consent("granted")
+        household.consent("withdrawn")
+    recording_id = household.upload()
+    reports = PipelineRunner(store, stages(is_wake=False)).run(recording_id)
+    assert [f"{r.stage}:{r.decision}" for r in reports] == ["consent:no_consent", "wake:false_wake"]
+    assert reports[0].detail["admitted"] is False
+    with store.db.read() as session:
+        recording = session.get(Recording, recording_id)
+        assert recording is not None
+        assert (recording.status, recording.blob_key, recording.key_sealed) == (
+            "discarded",
+            None,
+            None,
+        )
+    assert not [key for key in list(store.blobs.keys()) if recording_id in key]
+    with store.db.read() as session:
+        view = recording_view(session, store, household.account_id, recording_id)
+    assert view is not None
+    assert view.summary.state.startswith("Deleted at once: it did not start with the wake word")
+    assert [step.words for step in view.steps] == [
+        "Not eligible for review: you had not said yes",
+        "No wake word: the audio was deleted at once",
+    ]
+
+
+def test_a_true_wake_without_consent_is_kept_and_never_sampled(
+    store: Store, household: Household
+) -> None:
+    use_policy(store, sampling_rate=1.0)
+    recording_id = household.upload()
+    runner = PipelineRunner(store, stages())
+    reports = runner.run(recording_id)
+    assert [(r.stage, r.status, r.decision) for r in reports] == [
+        ("consent", "done", "no_consent"),
+        ("wake", "stopped", "wake_confirmed"),
+    ]
+    assert reports[1].detail["review"] == "not_admitted"
+    assert recording_id not in runner.pending(), "the journey ends at the wake check"
+    with store.db.read() as session:
+        recording = session.get(Recording, recording_id)
+        assert recording is not None
+        assert (recording.status, recording.sampled_at) == ("stored", None)
+        assert recording.blob_key is not None and store.blobs.get(recording.blob_key)
+    with store.db.read() as session:
+        view = recording_view(session, store, household.account_id, recording_id)
+    assert view is not None
+    assert (view.summary.state, view.summary.sampled, view.copies) == ("Stored", False, ())
+    assert [step.words for step in view.steps] == [
+        "Not eligible for review: you had not said yes",
+        "The wake word was confirmed",
+    ]
+    household.consent("granted")
+    assert runner.run(recording_id) == reports, "a later yes does not admit it"
 
 
 def test_the_sampling_score_is_uniform_and_fixed_per_key_and_recording() -> None:
@@ -80,7 +155,7 @@ def test_each_decision_is_recorded_with_its_score_and_can_be_recomputed(
 ) -> None:
     use_policy(store, sampling_rate=0.5)
     household.consent("granted")
-    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    runner = PipelineRunner(store, stages())
     key = store.keyring.master.derive(SAMPLING_KEY_PURPOSE)
     for _ in range(12):
         recording_id = household.upload()
@@ -94,7 +169,7 @@ def test_each_decision_is_recorded_with_its_score_and_can_be_recomputed(
 def test_a_locale_can_have_its_own_rate(store: Store, household: Household) -> None:
     use_policy(store, sampling_rate=0.0, locale_sampling_rates={"de-DE": 1.0})
     household.consent("granted")
-    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    runner = PipelineRunner(store, stages())
     german, english = household.upload(locale="de-DE"), household.upload(locale="en-US")
     assert runner.run(german)[-1].decision == "sampled"
     assert runner.run(english)[-1].decision == "not_sampled"
@@ -105,7 +180,7 @@ def test_no_account_gives_more_than_its_cap_in_30_days(store: Store) -> None:
     chatty, quiet = Household(store, "ACC-1", "SN-1"), Household(store, "ACC-2", "SN-2")
     chatty.consent("granted")
     quiet.consent("granted")
-    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    runner = PipelineRunner(store, stages())
     outcomes = [runner.run(chatty.upload())[-1].decision for _ in range(5)]
     assert outcomes == ["sampled"] * 3 + ["account_cap_reached"] * 2
     assert runner.run(quiet.upload())[-1].decision == "sampled"
@@ -116,7 +191,7 @@ def test_the_cap_holds_when_recordings_are_sampled_concurrently(store: Store) ->
     household = Household(store, "ACC-1", "SN-1")
     household.consent("granted")
     ids = [household.upload() for _ in range(10)]
-    runner = PipelineRunner(store, [ConsentStage(), SamplingStage()])
+    runner = PipelineRunner(store, stages())
     with ThreadPoolExecutor(6) as pool:
         finals = list(pool.map(lambda i: runner.run(i)[-1].decision, ids))
     assert finals.count("sampled") == 3

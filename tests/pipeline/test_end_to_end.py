@@ -97,3 +97,48 @@ def test_a_recording_without_its_wake_word_is_deleted_and_only_a_tombstone_remai
         )
         assert recording.retention_until is not None
     assert not [k for k in list(store.blobs.keys()) if recording_id in k]
+
+
+def test_a_false_wake_of_a_household_that_never_allowed_review_is_deleted(
+    store: Store, household: Household, corpus: Path, models: Models
+) -> None:
+    """Consent governs review, not whether a recording made without being asked is kept."""
+    sample_everything(store)
+    command = sorted((corpus / "commands").glob("*.wav"))[0].relative_to(corpus)
+    recording_id = household.upload(audio=real_speech(corpus, str(command)))
+    reports = build_runner(store, models).run(recording_id)
+    assert [(r.stage, r.status, r.decision) for r in reports] == [
+        ("consent", "done", "no_consent"),
+        ("wake", "stopped", "false_wake"),
+    ]
+    with store.db.read() as session:
+        recording = session.get(Recording, recording_id)
+        assert recording is not None
+        assert (recording.status, recording.blob_key, recording.key_sealed) == (
+            "discarded",
+            None,
+            None,
+        )
+    assert not [k for k in list(store.blobs.keys()) if recording_id in k]
+
+
+def test_a_true_wake_of_a_household_that_never_allowed_review_is_kept_but_never_reviewed(
+    store: Store, household: Household, corpus: Path, models: Models
+) -> None:
+    sample_everything(store)
+    number = "phone/phone_george_04_8495931.wav"
+    recording_id = household.upload(audio=real_speech(corpus, "alexa/0.flac", number))
+    runner = build_runner(store, models)
+    reports = runner.run(recording_id)
+    assert [(r.stage, r.status, r.decision) for r in reports] == [
+        ("consent", "done", "no_consent"),
+        ("wake", "stopped", "wake_confirmed"),
+    ]
+    assert recording_id not in runner.pending()
+    with store.db.read() as session:
+        recording = session.get(Recording, recording_id)
+        assert recording is not None
+        assert (recording.status, recording.sampled_at) == ("stored", None)
+        assert recording.blob_key is not None and recording.key_sealed is not None
+        assert session.query(ReviewItem).count() == 0
+    assert [k for k in list(store.blobs.keys()) if recording_id in k] == [recording.blob_key]

@@ -7,16 +7,16 @@ from collections import Counter
 
 from fastapi.testclient import TestClient
 
-from earmuff.pipeline.build import unfinished_recordings
 from earmuff.pipeline.consent import ConsentStage
 from earmuff.pipeline.runner import PipelineRunner
 from earmuff.pipeline.stage import Outcome, Work
+from earmuff.pipeline.wake import WakeStage
 from earmuff.pipeline.worker import InProcessPipeline
 from earmuff.store import Store
 from earmuff.store.models import RecordingStage
 from earmuff.web import create_app
 from tests.audio_samples import wav
-from tests.pipeline.conftest import Household
+from tests.pipeline.conftest import FixedWake, Household
 from tests.web.conftest import upload
 
 
@@ -51,20 +51,22 @@ def test_every_upload_with_consent_is_handed_to_the_pipeline(
     assert seen == Counter({recording_id: 1 for recording_id in ids})
 
 
-def test_an_upload_without_consent_is_stopped_as_it_is_stored(
+def test_an_upload_without_consent_is_handed_over_for_its_wake_check(
     store: Store, household: Household
 ) -> None:
+    """A false wake is deleted whatever the consent, so every upload reaches the
+    pipeline; the consent decision goes with it."""
     seen: Counter[str] = Counter()
     pipeline = InProcessPipeline(lambda: PipelineRunner(store, [Marks(seen)]))
     with TestClient(create_app(store=store, pipeline=pipeline)) as client:
         (recording_id,) = uploads(client, household, 1)
         assert pipeline.wait_idle(timeout=30)
-    assert seen == Counter()
+    assert seen == Counter({recording_id: 1})
     with store.db.read() as session:
         consent = session.get(RecordingStage, (recording_id, "consent"))
         assert consent is not None
-        assert (consent.status, consent.detail["decision"]) == ("stopped", "no_consent")
-    assert unfinished_recordings(store) == []
+        assert (consent.status, consent.detail["decision"]) == ("done", "no_consent")
+        assert consent.detail["admitted"] is False
 
 
 def test_a_yes_given_after_an_upload_does_not_admit_it(store: Store, household: Household) -> None:
@@ -73,10 +75,11 @@ def test_a_yes_given_after_an_upload_does_not_admit_it(store: Store, household: 
     household.consent("granted")
     after = household.upload()
     seen: Counter[str] = Counter()
-    runner = PipelineRunner(store, [ConsentStage(), Marks(seen)])
+    wake = WakeStage(FixedWake())  # type: ignore[arg-type]
+    runner = PipelineRunner(store, [ConsentStage(), wake, Marks(seen)])
     runner.run_pending()
     assert seen == Counter({after: 1})
-    assert [report.decision for report in runner.run(before)] == ["no_consent"]
+    assert [report.decision for report in runner.run(before)] == ["no_consent", "wake_confirmed"]
 
 
 def test_a_restart_takes_up_what_was_left_unfinished(store: Store, household: Household) -> None:

@@ -14,7 +14,7 @@ from earmuff.evaluate.manifest import load_audio, read_manifest
 from earmuff.speech.asr import TimedWord, Transcriber, Transcription, to_16k
 from earmuff.speech.integrity import package_folder
 from earmuff.speech.text import edit_distance
-from earmuff.speech.wake import OpenWakeWordDetector, WakeScore, WakeVerifier
+from earmuff.speech.wake import OpenWakeWordDetector, WakeRule, WakeScore, WakeVerifier
 
 
 class Acoustic:
@@ -62,18 +62,55 @@ SILENCE = np.zeros(1600, dtype=np.float32)
         (0.05, "Alexa, play jazz", False, False),
     ],
 )
-def test_a_middling_score_needs_the_transcript_to_agree(
+def test_two_levels_a_middling_score_needs_the_transcript_to_agree(
     score: float, heard: str, is_wake: bool, asked: bool
 ) -> None:
     recogniser = Hears(heard)
-    verifier = WakeVerifier(Acoustic(score), recogniser, strong=0.9, weak=0.1)  # type: ignore[arg-type]
+    rule = WakeRule(strong=0.9, weak=0.1, below_weak="reject")
+    verifier = WakeVerifier(Acoustic(score), recogniser, rule)  # type: ignore[arg-type]
     assert verifier.verify(SILENCE, 16_000, "alexa").is_wake is is_wake
     assert recogniser.hotwords == (["alexa"] if asked else [])
 
 
+@pytest.mark.parametrize(
+    ("score", "heard", "is_wake", "hotwords"),
+    [
+        (0.9999, "A sentence without it", False, ["alexa"]),
+        (0.9999, "Alexa, play jazz", True, ["alexa"]),
+        (0.3, "Alexa, play jazz", True, [None]),
+        (0.0001, "Alexa, play jazz", True, [None]),
+        (0.0001, "Play jazz", False, [None]),
+    ],
+)
+def test_a_rule_without_strong_asks_the_transcript_at_every_score(
+    score: float, heard: str, is_wake: bool, hotwords: list[str | None]
+) -> None:
+    """No acoustic score decides alone: a sentence scored as a sure wake is stopped and
+    an "Alexa" scored as nothing is saved, each by the transcript; the nudged check is
+    kept for scores above ``weak``."""
+    recogniser = Hears(heard)
+    rule = WakeRule(strong=None, weak=0.5, below_weak="plain")
+    verifier = WakeVerifier(Acoustic(score), recogniser, rule)  # type: ignore[arg-type]
+    assert verifier.verify(SILENCE, 16_000, "alexa").is_wake is is_wake
+    assert recogniser.hotwords == hotwords
+
+
+def test_the_rule_names_the_check_that_decides() -> None:
+    rule = WakeRule(strong=0.99, weak=0.1, below_weak="plain")
+    assert [rule.check(s) for s in (0.995, 0.5, 0.01)] == [None, "nudged", "plain"]
+    assert rule.decide(0.995, None) is True
+    with pytest.raises(ValueError, match="needs the transcript"):
+        rule.decide(0.5, None)
+    assert WakeRule(0.9, 0.1, "reject").decide(0.01, None) is False
+    assert rule.describe() == (
+        "openwakeword >= 0.99 alone; >= 0.1: nudged transcript; below 0.1: plain transcript"
+    )
+
+
 def test_a_wake_word_the_acoustic_model_does_not_know_is_heard_without_a_nudge() -> None:
     recogniser = Hears("Wildfire, what time is it")
-    verifier = WakeVerifier(Acoustic(0.0), recogniser)  # type: ignore[arg-type]
+    rule = WakeRule(strong=0.9, weak=0.1, below_weak="reject")
+    verifier = WakeVerifier(Acoustic(0.0), recogniser, rule)  # type: ignore[arg-type]
     assert verifier.verify(SILENCE, 16_000, "wildfire").is_wake
     assert recogniser.hotwords == [None]
 

@@ -48,7 +48,7 @@ def test_a_valid_upload_is_stored_sealed_and_answered_201(
         outcomes = {s.stage: (s.status, s.detail["decision"]) for s in recording.stages}
         assert outcomes == {
             "ingest": ("done", "stored"),
-            "consent": ("stopped", "no_consent"),
+            "consent": ("done", "no_consent"),
         }, "the default policy is opt-in, and this account never said yes"
     assert list(store.blobs.keys()) == [recording.blob_key]
 

@@ -19,10 +19,7 @@ from earmuff.pipeline.stage import Outcome, Stage, Work
 from earmuff.pipeline.transcribe import TranscribeStage
 from earmuff.pipeline.wake import WakeStage
 from earmuff.speech.asr import Transcriber, common_words
-from earmuff.speech.wake import (
-    OpenWakeWordDetector,
-    WakeVerifier,
-)
+from earmuff.speech.wake import OpenWakeWordDetector, WakeRule, WakeVerifier
 from earmuff.store import Store
 
 
@@ -47,7 +44,8 @@ class Models:
     def wake_verifier(self) -> WakeVerifier:
         wake = self.policy.wake
         acoustic = OpenWakeWordDetector() if wake.use_openwakeword else None
-        return WakeVerifier(acoustic, self.wake_transcriber, wake.strong, wake.weak)
+        rule = WakeRule(wake.strong, wake.weak, wake.below_weak)
+        return WakeVerifier(acoustic, self.wake_transcriber, rule)
 
     @cached_property
     def pii_detector(self) -> PiiDetector:
@@ -64,10 +62,11 @@ class Models:
 class DeferredStage:
     """A stage built when a recording first reaches it.
 
-    Most recordings stop at consent or sampling, so a server must not load Whisper,
-    spaCy and the wake-word model at start, nor while its first uploads arrive: that
-    took seconds of CPU from the uploads, and memory from a server that never needed
-    them.
+    Every recording reaches the wake check (a false wake is deleted whatever the
+    household's consent), but most stop there or at sampling: a server must not load
+    the transcription model, spaCy and Presidio at start, nor the wake models while its
+    first uploads arrive: that took seconds of CPU from the uploads, and memory from a
+    server that never needed them.
     """
 
     def __init__(self, name: str, build: Callable[[], Stage]) -> None:

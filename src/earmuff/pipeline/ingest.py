@@ -143,8 +143,9 @@ class Ingestor:
     An upload costs two database transactions: one read (authentication, the account's
     key and consent, an earlier answer for the Idempotency-Key) before the body is
     read, and one write after every check has passed. The write records the consent
-    stage's outcome too, so only a recording that may be reviewed is handed to the
-    pipeline: most arrive without consent, and cost it nothing.
+    stage's outcome too: whether review may follow, judged by the consent in force when
+    the recording arrived. Every recording is then handed to the pipeline, because its
+    wake check deletes a false wake whatever the household chose about review.
     """
 
     def __init__(

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from earmuff.pipeline.consent import admitted_for_review
 from earmuff.pipeline.stage import Outcome, Work
 from earmuff.store.models import Account, Recording, utcnow
 
@@ -33,6 +34,11 @@ class SamplingStage:
 
     def run(self, work: Work) -> Outcome:
         facts = work.facts
+        with work.store.db.read() as session:
+            if not admitted_for_review(session, facts.id):
+                # The wake stage stops such a recording already; this keeps the promise
+                # in a pipeline assembled without it.
+                return Outcome.stop("not_admitted")
         review = work.policy.review
         rate = review.rate_for(facts.locale)
         key = work.store.keyring.master.derive(SAMPLING_KEY_PURPOSE)

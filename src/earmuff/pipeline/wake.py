@@ -4,12 +4,17 @@ The device thought it heard the wake word; a recording that does not start with 
 was made without anyone asking, and nobody may hear it. Its audio, its key and any
 derived artifact go at once; a tombstone without content stays for the owner to see
 ("discarded: no wake word") until the policy's tombstone deadline.
+
+Every recording is checked, whether or not its household allowed review: a false wake
+is deleted for everyone. A true wake that the consent stage did not admit for review
+ends its journey here, kept for the service and never sampled.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from earmuff.pipeline.consent import admitted_for_review
 from earmuff.pipeline.stage import Outcome, Work, artifact_key
 from earmuff.speech.wake import WakeVerifier
 from earmuff.store.models import Recording, utcnow
@@ -27,9 +32,19 @@ class WakeStage:
         verdict = self.verifier.verify(head, audio.sample_rate, work.facts.wake_word)
         scores = {score.detector: round(score.score, 4) for score in verdict.scores}
         if verdict.is_wake:
-            return Outcome.go("wake_confirmed", scores=scores)
+            return wake_confirmed(work, scores=scores)
         discard_false_wake(work)
         return Outcome.stop("false_wake", scores=scores)
+
+
+def wake_confirmed(work: Work, **detail: object) -> Outcome:
+    """A true wake goes on towards review only if the consent stage admitted it; one it
+    did not admit is kept for the service and goes no further."""
+    with work.store.db.read() as session:
+        admitted = admitted_for_review(session, work.facts.id)
+    if not admitted:
+        return Outcome.stop("wake_confirmed", review="not_admitted", **detail)
+    return Outcome.go("wake_confirmed", **detail)
 
 
 def discard_false_wake(work: Work) -> None:

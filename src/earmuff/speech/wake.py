@@ -12,9 +12,10 @@ Two independent checks, behind one small interface so either can be swapped:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -81,43 +82,92 @@ class WakeVerdict:
     scores: tuple[WakeScore, ...]
 
 
-class WakeVerifier:
-    """Two levels, measured on the development corpus (`earmuff eval wake`):
+Check = Literal["nudged", "plain"]
+"""Which transcript check decides: the recogniser nudged towards the wake word, or not."""
 
-    - an acoustic score of at least ``strong`` is a wake on its own;
+BelowWeak = Literal["reject", "plain", "nudged"]
+
+
+@dataclass(frozen=True)
+class WakeRule:
+    """Where the acoustic score decides alone, and which transcript check decides elsewhere.
+
+    - an acoustic score of at least ``strong`` is a wake on its own (``None``: never, so
+      every recording is heard by the recogniser);
     - one between ``weak`` and ``strong`` is a wake only if the recogniser, nudged
-      towards the wake word, also hears it among the first words;
-    - below ``weak`` it is not a wake.
+      towards the wake word, hears it among the first words;
+    - below ``weak``, ``below_weak`` says what decides: ``reject`` (not a wake, the
+      transcript unasked), ``plain`` (the recogniser must hear the wake word without
+      being nudged) or ``nudged``.
 
-    The nudged transcript never decides alone: biased towards "Alexa", Whisper hears it
-    in digit strings too. A wake word the acoustic model does not know is decided by
-    the plain (unbiased) transcript check.
+    The nudged check is kept for scores that already point at the wake word: nudged
+    towards "Alexa", Whisper hears it in digit strings too, and when a request follows
+    the wake word it sometimes writes the request alone, so a near-certain acoustic
+    score is better left to decide by itself. Below ``weak`` the plain
+    check can still rescue an "Alexa" the acoustic model scored as nothing, and above it
+    the transcript can stop a sentence that merely sounds like one: the acoustic score
+    decides alone only where the rule was chosen to let it (``earmuff eval wake``
+    chooses the rule by cross-validation over speakers).
+    """
+
+    strong: float | None
+    weak: float
+    below_weak: BelowWeak
+
+    def check(self, acoustic: float) -> Check | None:
+        """The transcript check that decides at this acoustic score; None where the
+        acoustic score decides alone."""
+        if self.strong is not None and acoustic >= self.strong:
+            return None
+        if acoustic >= self.weak:
+            return "nudged"
+        return None if self.below_weak == "reject" else self.below_weak
+
+    def decide(self, acoustic: float, heard: bool | None) -> bool:
+        """The verdict from the acoustic score and, where :meth:`check` names one, whether
+        that transcript check heard the wake word."""
+        if self.check(acoustic) is None:
+            return self.strong is not None and acoustic >= self.strong
+        if heard is None:
+            raise ValueError("this acoustic score needs the transcript check's answer")
+        return heard
+
+    def describe(self) -> str:
+        parts = [] if self.strong is None else [f"openwakeword >= {self.strong:g} alone"]
+        if self.weak < (math.inf if self.strong is None else self.strong):
+            parts.append(f">= {self.weak:g}: nudged transcript")
+        if self.weak > 0:
+            below = "reject" if self.below_weak == "reject" else f"{self.below_weak} transcript"
+            parts.append(f"below {self.weak:g}: {below}" if math.isfinite(self.weak) else below)
+        return "; ".join(parts)
+
+
+class WakeVerifier:
+    """The acoustic score fused with a check of the first words, as ``rule`` says.
+
+    A wake word the acoustic model does not know is decided by the plain (unbiased)
+    transcript check alone.
     """
 
     def __init__(
-        self,
-        acoustic: WakeDetector | None,
-        transcriber: Transcriber,
-        strong: float = 0.9,
-        weak: float = 0.1,
+        self, acoustic: WakeDetector | None, transcriber: Transcriber, rule: WakeRule
     ) -> None:
         self.acoustic = acoustic
         self.confirm = TranscriptWakeCheck(transcriber, biased=True)
         self.alone = TranscriptWakeCheck(transcriber, biased=False)
-        self.strong = strong
-        self.weak = weak
+        self.rule = rule
 
     def verify(self, samples: np.ndarray, sample_rate: int, wake_word: str) -> WakeVerdict:
         if self.acoustic is None or not self.acoustic.supports(wake_word):
             heard = self.alone.score(samples, sample_rate, wake_word)
             return WakeVerdict(heard.score >= 0.5, (heard,))
         acoustic = self.acoustic.score(samples, sample_rate, wake_word)
-        if acoustic.score >= self.strong:
-            return WakeVerdict(True, (acoustic,))
-        if acoustic.score < self.weak:
-            return WakeVerdict(False, (acoustic,))
-        heard = self.confirm.score(samples, sample_rate, wake_word)
-        return WakeVerdict(heard.score >= 0.5, (acoustic, heard))
+        check = self.rule.check(acoustic.score)
+        if check is None:
+            return WakeVerdict(self.rule.decide(acoustic.score, None), (acoustic,))
+        transcript = self.confirm if check == "nudged" else self.alone
+        heard = transcript.score(samples, sample_rate, wake_word)
+        return WakeVerdict(self.rule.decide(acoustic.score, heard.score >= 0.5), (acoustic, heard))
 
 
 class OpenWakeWordDetector:
