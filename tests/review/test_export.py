@@ -202,6 +202,8 @@ def test_finished_annotations_go_out_in_all_three_formats(
     assert single == {
         "review_item_id": corpus.single,
         "audio_filepath": f"audio/{corpus.single}.wav",
+        "purpose": "transcription",
+        "served": "anonymized_recording",
         "locale": "en-US",
         "duration_bucket": "<2s",
         "transcript": "play [PERSON] by the beatles",
@@ -426,3 +428,27 @@ class TestCommand:
         result = self._invoke(store, "--out", str(exports / "full"))
         assert result.exit_code == 1 and "not an empty folder" in result.output
         assert not (exports / "out").exists()
+
+
+@pytest.mark.parametrize("served", ["synthetic_voice", "no_audio"])
+def test_an_intent_item_exports_its_labels_but_never_trains_asr_on_a_reading(
+    store: Store, now: datetime, exports: Path, served: str
+) -> None:
+    """What an intent task served is said beside its labels; the NeMo manifest, ASR
+    training pairs, keeps to items that served the recording."""
+    item_id = make_item(store, seconds=2.0)
+    with store.db.transaction() as session:
+        item = session.get(ReviewItem, item_id)
+        assert item is not None
+        item.purpose, item.served = "intent", served
+        if served == "no_audio":
+            assert item.audio_blob_key is not None
+            store.blobs.delete(item.audio_blob_key)
+            item.audio_blob_key = None
+        annotate(store, session, item_id, make_staff(session, "ann.lee"), "set a timer")
+    export_annotations(store, exports / "export", ALL, "test", now)
+    (line,) = _lines(exports / "export" / "annotations.jsonl")
+    assert (line["purpose"], line["served"], line["intent"]) == ("intent", served, "set_timer")
+    assert (line["audio_filepath"] is None) == (served == "no_audio")
+    assert (exports / "export" / "audio" / f"{item_id}.wav").exists() == (served != "no_audio")
+    assert _lines(exports / "export" / "manifest.jsonl") == []

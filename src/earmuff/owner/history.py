@@ -58,6 +58,8 @@ class PastCopy:
     ended_at: datetime
     ended: str
     reviews: tuple[HumanReview, ...]
+    served: str | None = None
+    """What reviewers heard; None in stories sealed before items had a purpose."""
 
     @property
     def ended_in_words(self) -> str:
@@ -139,6 +141,7 @@ def keep_history(
             "sent_at": item.created_at.isoformat(),
             "ended_at": now.isoformat(),
             "ended": ended,
+            "served": item.served,
             "reviews": [
                 {
                     "at": r.at.isoformat(),
@@ -187,6 +190,7 @@ def past_copies(
                 sent_at=datetime.fromisoformat(data["sent_at"]),
                 ended_at=datetime.fromisoformat(data["ended_at"]),
                 ended=data["ended"],
+                served=data.get("served"),
                 reviews=tuple(
                     HumanReview(
                         at=datetime.fromisoformat(r["at"]),

@@ -45,7 +45,8 @@ def recording_audio(store: Store, account_id: str, recording_id: str, via: str) 
 def review_copy_audio(
     store: Store, account_id: str, recording_id: str, item_id: str, via: str
 ) -> bytes:
-    """What reviewers were served of the recording: the anonymized, bleeped copy."""
+    """What reviewers were served of the recording: the anonymized, bleeped copy, or the
+    synthetic voice reading its masked transcript (``ReviewItem.served``)."""
     with store.db.read() as session:
         recording = session.get(Recording, recording_id)
         if recording is None or recording.account_id != account_id:

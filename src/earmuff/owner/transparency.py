@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from earmuff.config import Policy
+from earmuff.config.policy import SERVED_WORDS
 from earmuff.owner.consent import ReviewStatus, review_status
 from earmuff.owner.deletion import receipts
 from earmuff.owner.history import (
@@ -103,6 +104,13 @@ class ReviewCopy:
     masked_transcript: str | None = None
     kept_until: datetime | None = None
     ended_at: datetime | None = None
+    served: str | None = None
+    """What its reviewers heard (``ReviewItem.served``): the owner is told whether their
+    voice, disguised, reached a person, or only the words did."""
+
+    @property
+    def heard(self) -> str | None:
+        return None if self.served is None else SERVED_WORDS.get(self.served, self.served)
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,7 @@ def _live_copies(
                 reviews=tuple(reviews),
                 masked_transcript=read_review_transcript(store.keyring, item) if readable else None,
                 kept_until=kept,
+                served=item.served,
             )
         )
     return copies
@@ -256,6 +265,7 @@ def _past(copies: list[PastCopy]) -> list[ReviewCopy]:
             state=copy.ended_in_words.capitalize(),
             reviews=copy.reviews,
             ended_at=copy.ended_at,
+            served=copy.served,
         )
         for copy in copies
     ]

@@ -137,6 +137,8 @@ def export_annotations(
             items = _finished_items(session, store, now)
             (partial / "audio").mkdir()
             for entry in items:
+                if entry.item.audio_blob_key is None:
+                    continue
                 wav = read_review_audio(store.keyring, store.blobs, entry.item)
                 entry.duration_s = wav_duration(wav)
                 (partial / _audio_path(entry.item.id)).write_bytes(wav)
@@ -264,7 +266,9 @@ def _annotation_lines(items: list[_Item]) -> Iterable[dict[str, Any]]:
         for done in entry.annotations:
             yield {
                 "review_item_id": item.id,
-                "audio_filepath": _audio_path(item.id),
+                "audio_filepath": _audio_path(item.id) if item.audio_blob_key else None,
+                "purpose": item.purpose,
+                "served": item.served,
                 "locale": item.locale,
                 "duration_bucket": item.duration_bucket,
                 "transcript": done.transcript,
@@ -280,7 +284,11 @@ def _annotation_lines(items: list[_Item]) -> Iterable[dict[str, Any]]:
 
 
 def _manifest_lines(items: list[_Item]) -> Iterable[dict[str, Any]]:
+    """ASR training pairs: only items served the recording, as a synthetic reading of the
+    machine's own transcript would teach a recogniser nothing but its own output."""
     for entry in items:
+        if entry.item.served != "anonymized_recording":
+            continue
         text = consensus_transcript(entry)
         if text is None:
             continue

@@ -237,6 +237,14 @@ class ReviewItem(Base):
     policy_version: Mapped[str] = mapped_column(String(64))
     model_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     audio_blob_key: Mapped[str | None] = mapped_column(String(200))
+    """What the reviewer is served, whatever it is (see ``served``); None for no audio."""
+    purpose: Mapped[str] = mapped_column(String(32), default="transcription")
+    """The task the item is made for (``transcription``, ``intent``, ...): it decides
+    whether a reviewer needs the speaker's voice at all."""
+    served: Mapped[str] = mapped_column(String(32), default="anonymized_recording")
+    """``anonymized_recording``, ``synthetic_voice`` or ``no_audio``, fixed when the
+    item is made, so the workbench label and the owner's account of what the reviewer
+    heard follow the item, not whatever the policy says later."""
     key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     """The item's own data key, sealed under the review-items key (derived from the master
     key): no account key is needed, so opening an item reveals nothing about its owner."""

@@ -30,7 +30,8 @@ GOLD_TEXT = "gold"
 
 @dataclass(frozen=True)
 class NewReviewItem:
-    audio_wav: bytes = field(repr=False)
+    audio_wav: bytes | None = field(repr=False)
+    """What the reviewer is served (``served``), or None when the purpose needs no audio."""
     masked_transcript: str = field(repr=False)
     locale: str
     duration_s: float
@@ -38,6 +39,8 @@ class NewReviewItem:
     model_versions: dict[str, Any]
     sensitive_category: str | None
     expires_at: datetime
+    purpose: str = "transcription"
+    served: str = "anonymized_recording"
 
 
 def duration_bucket(seconds: float) -> str:
@@ -53,11 +56,13 @@ def _kek(keyring: KeyRing) -> bytes:
 
 
 def write_review_audio(keyring: KeyRing, blobs: BlobStore, item: NewReviewItem) -> ReviewItem:
-    """Seal and store the audio; return the (not yet added) row that points at it."""
+    """Seal and store the audio, if any; return the (not yet added) row that points at it."""
     item_id = new_id()
     key, key_sealed = new_item_key(keyring, item_id)
-    blob_key = f"review/{item_id}.wav"
-    blobs.put(blob_key, seal(key, item.audio_wav, _context(item_id, "audio")))
+    blob_key = None
+    if item.audio_wav is not None:
+        blob_key = f"review/{item_id}.wav"
+        blobs.put(blob_key, seal(key, item.audio_wav, _context(item_id, "audio")))
     return ReviewItem(
         id=item_id,
         locale=item.locale,
@@ -65,6 +70,8 @@ def write_review_audio(keyring: KeyRing, blobs: BlobStore, item: NewReviewItem) 
         policy_version=item.policy_version,
         model_versions=item.model_versions,
         audio_blob_key=blob_key,
+        purpose=item.purpose,
+        served=item.served,
         key_sealed=key_sealed,
         transcript_sealed=seal(key, item.masked_transcript.encode(), _context(item_id, "text")),
         sensitive_category=item.sensitive_category,

@@ -162,5 +162,7 @@ def case_audio(
         item = session.get(ReviewItem, case.review_item_id) if case.review_item_id else None
         if item is None or item.key_sealed is None:
             return error_response(410, "item_gone", "the item was deleted; only the record stays")
+        if item.audio_blob_key is None:
+            return error_response(404, "no_audio", "this item's purpose serves no audio")
         wav = read_review_audio(store.keyring, store.blobs, item)
     return audio_response(request, wav, staff, {"safety_case": case.id, "item": item.id})

@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from earmuff.audio.span import wav_duration
 from earmuff.audit.log import record
+from earmuff.config.policy import SERVED_WORDS
 from earmuff.pipeline.screen import LEXICON
 from earmuff.review import queue, second_listen
 from earmuff.review.escalation import ESCALATING_FLAGS
@@ -111,6 +112,7 @@ def _render(
         status,
         lease=lease,
         item=item,
+        you_hear=SERVED_WORDS.get(item.served, item.served),
         transcript=transcript,
         intents=policy.intents,
         slots=policy.slots,
@@ -225,6 +227,8 @@ def ask_second_listen(
             return _redirect("lease_lost")
         item = session.get(ReviewItem, lease.review_item_id)
         assert item is not None
+        if item.audio_blob_key is None:
+            return _render(request, staff, error="This task has no audio to listen to.", status=422)
         duration = wav_duration(read_review_audio(store.keyring, store.blobs, item))
     try:
         with store.db.transaction() as session:
@@ -287,7 +291,8 @@ def audio_url(
 def lease_audio(
     request: Request, token: str, staff: Annotated[Staff, Depends(reviewer_only)]
 ) -> Response:
-    """The held item's anonymized audio, watermarked for this reviewer and lease."""
+    """What the held item serves (the anonymized recording, or the synthetic voice
+    reading its masked transcript), watermarked for this reviewer and lease."""
     store = request.app.state.store
     now = utcnow()
     try:
@@ -300,5 +305,7 @@ def lease_audio(
             return error_response(403, "not_your_task", "only the holder of the lease hears it")
         item = session.get(ReviewItem, lease.review_item_id)
         assert item is not None
+        if item.audio_blob_key is None:
+            return error_response(404, "no_audio", "this task's purpose serves no audio")
         wav = read_review_audio(store.keyring, store.blobs, item)
     return audio_response(request, wav, staff, {"lease": lease.lease_id, "item": item.id})

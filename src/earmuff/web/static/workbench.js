@@ -14,10 +14,15 @@
     onSpan: (start, end) => { $("span-start").value = start.toFixed(2); $("span-end").value = end.toFixed(2); },
   });
 
+  // A task whose purpose serves no audio has nothing to load: the page says so instead.
+  const silent = $("player-card").dataset.served === "no_audio";
   const warning = $("content-warning");
   if (warning) {
-    $("ready").addEventListener("click", () => { warning.hidden = true; $("player-card").hidden = false; player.load(); });
-  } else {
+    $("ready").addEventListener("click", () => {
+      warning.hidden = true;
+      if (!silent) { $("player-card").hidden = false; player.load(); }
+    });
+  } else if (!silent) {
     player.load();
   }
 
